@@ -1,0 +1,43 @@
+# `make run`: set up and run the whole pipeline on the embedded default (dvc repro).
+# `make test`: set up and run the test suite (what CI runs through .ci/run).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup run snakemake test test-fast lint format clean
+
+setup: $(VENV)/.installed
+
+# torch==2.13.0 goes first, alone: pip then takes the CPU wheel and never pulls CUDA packages.
+$(VENV)/.installed: requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+run: setup
+	dvc repro
+
+snakemake: setup
+	snakemake --cores 2
+
+test: setup
+	pytest -q
+
+test-fast: setup
+	pytest -q -m "not pipeline and not slow"
+
+lint: setup
+	ruff check hyctas stages tests benchmarks
+	ruff format --check hyctas stages tests benchmarks
+	snakemake --lint
+
+format: setup
+	ruff format hyctas stages tests benchmarks
+
+clean:
+	rm -rf data/*/ results logs .snakemake

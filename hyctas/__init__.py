@@ -1,0 +1,1 @@
+"""HyCTAS: search, train and evaluate real-time segmentation networks."""

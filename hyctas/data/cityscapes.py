@@ -1,0 +1,205 @@
+"""Validate a Cityscapes-layout tree and make its trainId labels, in parallel.
+
+Layout (the official one, also written by the synthetic generator):
+    <root>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png
+    <root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_polygons.json   (or _labelIds.png)
+Each frame gets `<...>_gtFine_labelTrainIds.png` beside its polygons, made by cityscapesscripts
+(`createLabelImage(annotation, "trainIds")`, what `json2labelImg` does), or mapped from its
+`labelIds.png` with the official table when it has no polygons. Frames already converted are
+skipped. Bad frames raise one DataError naming them, or are skipped and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from multiprocessing import Pool
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from hyctas.atomic import atomic_path
+from hyctas.data.labels import known_polygon_label, labelids_to_trainids
+from hyctas.errors import DataError
+
+IMAGE_SUFFIX = "_leftImg8bit.png"
+DOWNLOAD_HINT = (
+    "download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from "
+    "https://www.cityscapes-dataset.com and unzip both into the folder named by "
+    "prepare_data.cityscapes_root"
+)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One image and its label files."""
+
+    split: str
+    image: Path
+    polygons: Path
+    label_ids: Path
+    train_ids: Path
+
+
+@dataclass
+class FrameResult:
+    """What converting one frame found."""
+
+    frame: Frame
+    error: str | None = None
+    converted: bool = False
+    counts: list[int] = field(default_factory=list)  # pixels per label value 0..255
+
+
+def validate_layout(root: Path, splits: Iterable[str]) -> None:
+    """Raise DataError naming every missing folder of a Cityscapes tree, and the fix."""
+    if not root.is_dir():
+        raise DataError(f"{root}: Cityscapes root not found; {DOWNLOAD_HINT}.")
+    missing = [
+        str(root / kind / split)
+        for split in splits
+        for kind in ("leftImg8bit", "gtFine")
+        if not (root / kind / split).is_dir()
+    ]
+    if missing:
+        raise DataError(f"missing Cityscapes folder(s): {', '.join(missing)}; {DOWNLOAD_HINT}.")
+
+
+def find_frames(root: Path, split: str) -> list[Frame]:
+    """List the frames of one split, sorted; DataError when the split is empty."""
+    image_dir = root / "leftImg8bit" / split
+    frames = []
+    for image in sorted(image_dir.glob(f"*/*{IMAGE_SUFFIX}")):
+        stem = image.name[: -len(IMAGE_SUFFIX)]
+        label_dir = root / "gtFine" / split / image.parent.name
+        frames.append(
+            Frame(
+                split=split,
+                image=image,
+                polygons=label_dir / f"{stem}_gtFine_polygons.json",
+                label_ids=label_dir / f"{stem}_gtFine_labelIds.png",
+                train_ids=label_dir / f"{stem}_gtFine_labelTrainIds.png",
+            )
+        )
+    if not frames:
+        raise DataError(
+            f"{image_dir}: empty split, no <city>/*{IMAGE_SUFFIX} files found; "
+            f"check the folder or remove '{split}' from prepare_data.splits."
+        )
+    return frames
+
+
+def _read_polygons(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: unreadable polygon file ({exc})") from None
+    unknown = sorted({o.get("label", "?") for o in data.get("objects", [])} - {""})
+    unknown = [name for name in unknown if not known_polygon_label(name)]
+    if unknown:
+        raise DataError(
+            f"{path}: unknown label name(s) {unknown}; use names from "
+            "cityscapesscripts.helpers.labels or fix the annotation"
+        )
+    return data
+
+
+def _make_train_ids(frame: Frame, image_shape: tuple[int, int]) -> None:
+    """Write the trainIds PNG of a frame atomically, from its polygons or its labelIds."""
+    if frame.polygons.is_file():
+        data = _read_polygons(frame.polygons)
+        size = (data.get("imgHeight"), data.get("imgWidth"))
+        if size != image_shape:
+            raise DataError(
+                f"{frame.polygons}: polygon canvas {size[0]}x{size[1]} differs from image "
+                f"{image_shape[0]}x{image_shape[1]} ({frame.image})"
+            )
+        from cityscapesscripts.helpers.annotation import Annotation
+        from cityscapesscripts.preparation.json2labelImg import createLabelImage
+
+        annotation = Annotation()
+        annotation.fromJsonFile(str(frame.polygons))
+        with atomic_path(frame.train_ids) as tmp:
+            createLabelImage(annotation, "trainIds").save(tmp, format="PNG")
+    elif frame.label_ids.is_file():
+        ids = cv2.imread(str(frame.label_ids), cv2.IMREAD_UNCHANGED)
+        if ids is None or ids.ndim != 2:
+            raise DataError(f"{frame.label_ids}: unreadable or not a single-channel label image")
+        with atomic_path(frame.train_ids) as tmp:
+            if not cv2.imwrite(str(tmp) + ".png", labelids_to_trainids(ids)):
+                raise DataError(f"{frame.train_ids}: could not write")
+            os.replace(str(tmp) + ".png", tmp)
+    else:
+        raise DataError(f"{frame.image}: no label file ({frame.polygons.name} or {frame.label_ids.name})")
+
+
+def _is_fresh(frame: Frame) -> bool:
+    if not frame.train_ids.is_file():
+        return False
+    sources = [p for p in (frame.polygons, frame.label_ids) if p.is_file()]
+    return all(frame.train_ids.stat().st_mtime >= p.stat().st_mtime for p in sources)
+
+
+def process_frame(frame: Frame, num_classes: int, ignore_label: int) -> FrameResult:
+    """Check one frame, make its trainIds if needed, and count its label pixels."""
+    result = FrameResult(frame)
+    try:
+        image = cv2.imread(str(frame.image), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f"{frame.image}: unreadable or corrupt image; replace or remove it")
+        shape = image.shape[:2]
+        if frame.label_ids.is_file():
+            ids = cv2.imread(str(frame.label_ids), cv2.IMREAD_UNCHANGED)
+            if ids is None:
+                raise DataError(f"{frame.label_ids}: unreadable or corrupt label image")
+            if ids.shape[:2] != shape:
+                raise DataError(
+                    f"{frame.label_ids}: label image is {ids.shape[0]}x{ids.shape[1]}, "
+                    f"image is {shape[0]}x{shape[1]}; labels must match their image"
+                )
+        if not _is_fresh(frame):
+            _make_train_ids(frame, shape)
+            result.converted = True
+        train_ids = cv2.imread(str(frame.train_ids), cv2.IMREAD_UNCHANGED)
+        if train_ids is None or train_ids.shape[:2] != shape:
+            raise DataError(f"{frame.train_ids}: missing, corrupt or not {shape[0]}x{shape[1]}")
+        counts = np.bincount(train_ids.ravel(), minlength=256)
+        bad_values = [int(v) for v in np.flatnonzero(counts) if v >= num_classes and v != ignore_label]
+        if bad_values:
+            raise DataError(
+                f"{frame.train_ids}: unknown label id(s) {bad_values} (classes are 0.."
+                f"{num_classes - 1}, ignore {ignore_label}); check base.num_classes"
+            )
+        result.counts = counts.tolist()
+    except DataError as exc:
+        result.error = str(exc)
+    return result
+
+
+def _process_star(args: tuple) -> FrameResult:
+    return process_frame(*args)
+
+
+def convert_frames(
+    frames: list[Frame], num_classes: int, ignore_label: int, workers: int, progress: bool = True
+) -> list[FrameResult]:
+    """Process `frames` in `workers` processes with a progress bar; results in input order."""
+    jobs = [(f, num_classes, ignore_label) for f in frames]
+    bar = tqdm(total=len(jobs), desc="trainIds", unit="frame", disable=not progress)
+    results: list[FrameResult] = []
+    if workers > 1:
+        with Pool(workers) as pool:
+            for result in pool.imap(_process_star, jobs, chunksize=4):
+                results.append(result)
+                bar.update()
+    else:
+        for job in jobs:
+            results.append(_process_star(job))
+            bar.update()
+    bar.close()
+    return results

@@ -1,0 +1,62 @@
+"""Stage prepare_data: a Cityscapes-layout dataset with trainId labels, file lists and class stats.
+
+With `prepare_data.source: synthetic` it first generates the embedded street-scene dataset into
+--dataset-out; with `cityscapes` it uses the tree at `prepare_data.cityscapes_root` (trainIds are
+written beside its polygons, as cityscapesscripts does) and --dataset-out only records the source.
+
+    python -m stages.prepare_data --params params.yaml --dataset-out data/prepare_data/dataset \
+        --lists-out data/prepare_data/lists --metrics-out data/prepare_data/metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hyctas.atomic import write_json
+from hyctas.data.prepare import prepare_tree
+from hyctas.data.synthetic import SyntheticConfig, generate_dataset
+from hyctas.errors import ConfigError
+from hyctas.params import load_params
+from hyctas.stage import run_stage, stage_parser
+from hyctas.tracking import stage_run
+
+STAGE = "prepare_data"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--dataset-out", type=Path, required=True, help="generated dataset folder")
+    parser.add_argument("--lists-out", type=Path, required=True, help="file lists and statistics folder")
+    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
+    return parser.parse_args()
+
+
+def main(args: argparse.Namespace) -> None:
+    params = load_params(args.params)
+    base, block = params["base"], params[STAGE]
+    with stage_run(STAGE, params) as run:
+        if block["source"] == "synthetic":
+            root = args.dataset_out
+            generate_dataset(root, SyntheticConfig.from_params(block["synthetic"]), base["seed"], block["workers"])
+        else:
+            if not block["cityscapes_root"]:
+                raise ConfigError(f"{args.params}: prepare_data.cityscapes_root must name a folder when source is cityscapes")
+            root = Path(block["cityscapes_root"]).expanduser()
+            write_json(args.dataset_out / "source.json", {"cityscapes_root": str(root.resolve())})
+        metrics = prepare_tree(
+            root,
+            block["splits"],
+            args.lists_out,
+            num_classes=base["num_classes"],
+            ignore_label=base["ignore_label"],
+            on_bad_file=block["on_bad_file"],
+            workers=block["workers"],
+        )
+        run.log_artifact(args.lists_out / "class_stats.json")
+        run.write_metrics(args.metrics_out, metrics)
+    print(f"[{STAGE}] {metrics}")
+
+
+if __name__ == "__main__":
+    run_stage(STAGE, main, parse_args())

@@ -1,0 +1,69 @@
+"""Fixtures shared by every test: the repo's params, a private MLflow store, tiny trees."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from hyctas.params import load_params
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def repo_params() -> dict:
+    """params.yaml of the repository, validated."""
+    return load_params(REPO / "params.yaml")
+
+
+@pytest.fixture
+def params(repo_params: dict) -> dict:
+    """A private copy of params.yaml that a test may change."""
+    return copy.deepcopy(repo_params)
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point MLflow at a fresh sqlite store in the test's folder."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+def write_frame(root: Path, split: str, city: str, index: int, size=(64, 128), objects=None) -> Path:
+    """Write one frame (random image + polygon JSON) in the Cityscapes layout; returns the image."""
+    h, w = size
+    stem = f"{city}_{index:06d}_000019"
+    image_dir = root / "leftImg8bit" / split / city
+    label_dir = root / "gtFine" / split / city
+    image_dir.mkdir(parents=True, exist_ok=True)
+    label_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(index)
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    cv2.imwrite(str(image_dir / f"{stem}_leftImg8bit.png"), image)
+    if objects is None:
+        objects = [
+            {"label": "sky", "polygon": [[0, 0], [w, 0], [w, h // 3], [0, h // 3]]},
+            {"label": "road", "polygon": [[0, h // 2], [w, h // 2], [w, h], [0, h]]},
+            {"label": "car", "polygon": [[w // 4, h // 2], [w // 2, h // 2], [w // 2, 3 * h // 4]]},
+        ]
+    polygons = {"imgHeight": h, "imgWidth": w, "objects": objects}
+    (label_dir / f"{stem}_gtFine_polygons.json").write_text(json.dumps(polygons))
+    return image_dir / f"{stem}_leftImg8bit.png"
+
+
+@pytest.fixture
+def tiny_tree(tmp_path: Path) -> Path:
+    """A Cityscapes-layout tree with 3 train and 2 val frames."""
+    root = tmp_path / "cityscapes"
+    for i in range(3):
+        write_frame(root, "train", "aachen", i)
+    for i in range(2):
+        write_frame(root, "val", "lindau", 10 + i)
+    return root

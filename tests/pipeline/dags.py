@@ -1,0 +1,91 @@
+"""Read both DAGs into one comparable form: {job name: (command, inputs, outputs, params keys)}."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LOG_REDIRECT = re.compile(r"\s+2>\s*\S+\s*$")
+
+
+@dataclass(frozen=True)
+class Job:
+    command: str
+    inputs: frozenset[str]
+    outputs: frozenset[str]
+
+
+def _norm(command: str) -> str:
+    return " ".join(LOG_REDIRECT.sub("", command).split())
+
+
+def dvc_jobs(repo: Path = REPO) -> dict[str, Job]:
+    """Stages of dvc.yaml as DVC itself expands them (`foreach` included)."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    jobs = {}
+    with Repo(str(repo)) as dvc:
+        for stage in dvc.index.stages:
+            if not stage.cmd:
+                continue
+            deps = {d.def_path for d in stage.deps if not isinstance(d, ParamsDependency)}
+            jobs[stage.addressing.replace("@", "/")] = Job(
+                _norm(stage.cmd), frozenset(deps), frozenset(o.def_path for o in stage.outs)
+            )
+    return jobs
+
+
+def dvc_params(repo: Path = REPO) -> dict[str, frozenset[str]]:
+    """The params keys each DVC stage depends on."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    keys = {}
+    with Repo(str(repo)) as dvc:
+        for stage in dvc.index.stages:
+            found = set()
+            for dep in stage.deps:
+                if isinstance(dep, ParamsDependency):
+                    found |= set(dep.params or [])
+            keys[stage.addressing.replace("@", "/")] = frozenset(found)
+    return keys
+
+
+def snakemake_jobs(repo: Path = REPO, configfile: Path | None = None) -> dict[str, Job]:
+    """Jobs of a forced Snakemake dry run (`rule/<wildcard values>` for fanned-out rules)."""
+    bin_dir = Path(sys.executable).parent
+    cmd = [str(bin_dir / "snakemake"), "-n", "-p", "-F", "--cores", "1"]
+    if configfile:
+        cmd += ["--configfile", str(configfile)]
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    text = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=True, env=env).stdout
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        if not head or head.group(1) == "all":
+            continue
+        fields = dict(re.findall(r"^\s{4}(\w+): (.*)$", block, flags=re.M))
+        shell = re.search(r"^Shell command: (.*)$", block, flags=re.M)
+        name = head.group(1)
+        if "wildcards" in fields:
+            name += "/" + ",".join(v.split("=", 1)[1] for v in fields["wildcards"].split(", "))
+        split = lambda s: frozenset(x.strip() for x in s.split(",") if x.strip())  # noqa: E731
+        jobs[name] = Job(_norm(shell.group(1)), split(fields.get("input", "")), split(fields.get("output", "")))
+    return jobs
+
+
+def snakemake_params(repo: Path = REPO) -> dict[str, frozenset[str]]:
+    """The params keys each rule declares through `params_of(...)` in workflow/rules/*.smk."""
+    keys = {}
+    for smk in sorted((repo / "workflow" / "rules").glob("*.smk")):
+        for rule, body in re.findall(r"^rule (\w+):\n((?:[ \t].*\n|\n)*)", smk.read_text(), flags=re.M):
+            call = re.search(r"params_of\(([^)]*)\)", body)
+            if call:
+                keys[rule] = frozenset(re.findall(r"\"([^\"]+)\"", call.group(1)))
+    return keys
