@@ -21,9 +21,17 @@ def stage_parser(doc: str | None) -> argparse.ArgumentParser:
 
 
 def run_stage(name: str, main: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
-    """Run a stage's `main`; a HyctasError becomes one line on stderr and exit status 2."""
+    """Run a stage's `main`; a HyctasError becomes one line on stderr and exit status 2.
+
+    A preempted training stage (SIGTERM/SIGINT, checkpoint saved) exits with 143 instead.
+    """
+    from hyctas.train.signals import EXIT_PREEMPTED
+
     try:
         main(args)
     except HyctasError as exc:
+        if type(exc).__name__ == "Preempted":
+            print(f"[{name}] stopped: {exc}", file=sys.stderr)
+            sys.exit(EXIT_PREEMPTED)
         print(f"[{name}] error: {exc}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

@@ -36,7 +36,8 @@ def read_list(list_file: str | Path) -> list[tuple[Path, Path]]:
 class SegmentationDataset(Dataset):
     """Frames of one split; train mode augments, eval mode returns full normalised frames.
 
-    Randomness is seeded per sample from (seed, epoch, index): call `set_epoch` each epoch.
+    Randomness is seeded per sample from (seed, epoch, index): call `set_epoch` each epoch, or
+    index it with `(epoch, index)` keys (what `hyctas.train.sampler.StepBatchSampler` yields).
     """
 
     def __init__(
@@ -74,11 +75,13 @@ class SegmentationDataset(Dataset):
             raise DataError(f"{label_path}: unreadable label or size differs from {image_path}")
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), label
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample `key`: an index (epoch from `set_epoch`) or an `(epoch, index)` pair."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
         image, label = self.read(index)
         if self.augment is None:
             return eval_transform(image, label, self.mean, self.std)
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = np.random.default_rng([self.seed, epoch, index])
         return train_transform(image, label, self.augment, self.ignore_label, rng)
 
 

@@ -1,0 +1,33 @@
+"""SIGTERM/SIGINT (what SLURM sends before preemption) -> checkpoint at the next step, then exit."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+EXIT_PREEMPTED = 143  # 128 + SIGTERM: schedulers read it as "terminated", so the job is retried
+
+
+class StopRequest:
+    """Installs handlers that only set a flag; the training loop checks it after each step."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopRequest:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+    @property
+    def requested(self) -> bool:
+        """Whether a stop signal arrived."""
+        return self.signal_name is not None
