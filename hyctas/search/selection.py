@@ -1,0 +1,159 @@
+"""Picks one architecture per named target (`search.targets` in params.yaml) from an archive.
+
+A target sets a budget on the latency objective, either absolute or relative to the front:
+
+    targets:
+      fast:     {max_latency_ms: 8.0}     # latency <= 8.0
+      balanced: {front_quantile: 0.5}     # latency <= median latency of the front
+      accurate: {front_quantile: 1.0}     # latency <= slowest front latency (most accurate)
+
+The front is the non-dominated set of all feasible archived architectures over the accuracy
+and latency objectives, so a quantile budget carries over to another machine's latencies.
+Each target gets the best-accuracy architecture within its budget among ALL feasible archived
+architectures; ties go to lower latency, then to the smaller id.
+
+Example:
+    >>> chosen = select_targets(archive, params["search"]["targets"],
+    ...                         accuracy="miou", latency="latency_ms")
+    >>> chosen["fast"].arch_id
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from hyctas.errors import ConfigError, HyctasError
+from hyctas.search.archive import Archive, Record
+from hyctas.search.front import non_dominated
+from hyctas.search.objectives import Objective
+from hyctas.space.arch import Arch
+
+RULES = ("max_latency_ms", "front_quantile")
+
+
+class NoArchitectureInBudget(HyctasError):
+    """No archived architecture meets a target's latency budget.
+
+    Attributes:
+        target: The target's name.
+        budget: Its latency budget.
+        fastest: The lowest latency among the feasible archived architectures.
+    """
+
+    def __init__(self, target: str, budget: float, fastest: float, latency: str) -> None:
+        self.target, self.budget, self.fastest = target, budget, fastest
+        super().__init__(
+            f"search.targets.{target}: no architecture has {latency} <= {budget:.6g} (the "
+            f"fastest found has {latency} = {fastest:.6g}); in params.yaml raise "
+            f"search.targets.{target}.max_latency_ms to at least {fastest:.6g}, or use "
+            f"search.targets.{target}.front_quantile (0 = fastest on the front), or search "
+            "longer (search.generations) or with a smaller search space"
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The architecture chosen for one target.
+
+    Attributes:
+        target: The target's name.
+        rule: The rule as written, e.g. "max_latency_ms=8.0" or "front_quantile=0.5".
+        budget: The latency budget the rule gave.
+        arch_id: Id of the chosen architecture.
+        arch: The chosen architecture.
+        values: Its objective and constraint values.
+    """
+
+    target: str
+    rule: str
+    budget: float
+    arch_id: str
+    arch: Arch
+    values: dict[str, float]
+
+
+def _check_target(name: str, spec: object) -> tuple[str, float]:
+    if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in RULES:
+        raise ConfigError(
+            f"search.targets.{name}: expected exactly one of {', '.join(RULES)}, got {spec!r}"
+        )
+    rule, value = next(iter(spec.items()))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ConfigError(f"search.targets.{name}.{rule}: must be a number, got {value!r}")
+    if rule == "front_quantile" and not 0.0 <= value <= 1.0:
+        raise ConfigError(f"search.targets.{name}.front_quantile: must be in [0, 1], got {value}")
+    return rule, float(value)
+
+
+def front_records(archive: Archive, accuracy: str, latency: str) -> list[Record]:
+    """Feasible archived records non-dominated in (accuracy, latency), by latency then id."""
+    acc = _objective(archive, accuracy)
+    _objective(archive, latency)  # fail early on an unknown name
+    records = [r for r in archive if archive.feasible(r)]
+    if not records:
+        return []
+    F = np.array([[acc.minimised(r.values[accuracy]), r.values[latency]] for r in records])
+    front = [records[k] for k in np.flatnonzero(non_dominated(F))]
+    return sorted(front, key=lambda r: (r.values[latency], r.arch_id))
+
+
+def _objective(archive: Archive, name: str) -> Objective:
+    for o in archive.objectives:
+        if o.name == name:
+            return o
+    names = ", ".join(o.name for o in archive.objectives)
+    raise ConfigError(f"search: no objective named {name!r} (objectives: {names})")
+
+
+def select_targets(
+    archive: Archive,
+    targets: Mapping[str, Mapping[str, float]],
+    *,
+    accuracy: str,
+    latency: str,
+) -> dict[str, Selection]:
+    """One architecture per target: the most accurate feasible one within its budget.
+
+    Args:
+        archive: Every evaluated architecture (all are candidates, not only a last front).
+        targets: Target name -> {"max_latency_ms": budget} or {"front_quantile": q}.
+        accuracy: Name of the accuracy objective (its sense says which way is better).
+        latency: Name of the latency objective (must be minimised).
+
+    Returns:
+        Target name -> selection, in the order of `targets`.
+
+    Raises:
+        ConfigError: A malformed target, an unknown objective name or an empty archive.
+        NoArchitectureInBudget: No feasible architecture meets a target's budget.
+    """
+    acc = _objective(archive, accuracy)
+    if _objective(archive, latency).sense != "min":
+        raise ConfigError(f"search: latency objective {latency!r} must be minimised")
+    rules = {name: _check_target(name, spec) for name, spec in targets.items()}
+    front = front_records(archive, accuracy, latency)
+    if not front:
+        raise ConfigError("search: the archive has no feasible architecture to select from")
+    front_latencies = np.array([r.values[latency] for r in front])
+    candidates = [r for r in archive if archive.feasible(r)]
+    fastest = min(r.values[latency] for r in candidates)
+    chosen = {}
+    for name, (rule, value) in rules.items():
+        if rule == "max_latency_ms":
+            budget = value
+        else:
+            budget = float(np.quantile(front_latencies, value))
+        within = [r for r in candidates if r.values[latency] <= budget]
+        if not within:
+            raise NoArchitectureInBudget(name, budget, fastest, latency)
+        best = min(
+            within,
+            key=lambda r: (acc.minimised(r.values[accuracy]), r.values[latency], r.arch_id),
+        )
+        chosen[name] = Selection(
+            name, f"{rule}={value:g}", budget, best.arch_id, best.arch, dict(best.values)
+        )
+    return chosen
