@@ -1,0 +1,157 @@
+"""The weight-sharing supernet of a search space.
+
+Weight sharing:
+    * One op module per (cell position, input scale, stride, op), built at the widest
+      channels that position can see; a sub-network of a narrower width uses the first
+      channels of its weights (and of its batch-norm running stats: "sliced BN").
+    * Branches are not told apart: cell position `l` of any branch, at a given input
+      scale, stride and op, uses the same weights. Branches sharing a prefix therefore
+      share its cells (computed once, as in `SegNet`), and branches that diverged but take
+      the same choice at the same position still share weights. This keeps the supernet
+      as large as a single-branch supernet and trains every weight with every branch count.
+    * The fusion has one module per set of final scales (its inputs differ), the main head
+      one per number of branches (its width is `c8 * branches`), the auxiliary heads one
+      per scale; the stem is shared by all.
+
+`extract(arch)` builds the stand-alone `SegNet` and copies, for every tensor of it, the
+matching prefix of the supernet tensor (names map one to one), so in eval mode
+`supernet.extract(arch)(x)` equals `supernet(x, arch)` up to float rounding.
+
+Example:
+    >>> net = Supernet(cfg, num_classes=19, aux=True)
+    >>> logits, aux = net(images, arch)          # train mode, one sampled sub-network
+    >>> child = net.extract(arch).eval()
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import torch
+from torch import nn
+
+from hyctas.models.blocks import Fusion, SegHead, Stem
+from hyctas.models.network import NetOutput, SegNet, build_aux_heads, run_network
+from hyctas.models.ops import create_op
+from hyctas.models.plan import Node, build_plan
+from hyctas.space.arch import LAST_WIDTH, MAX_SCALE, Arch
+from hyctas.space.config import SpaceConfig
+
+
+def cell_key(index: int, in_scale: int, stride: int, op: str) -> str:
+    """Supernet module key of a cell: position, input scale, stride and op."""
+    return f"l{index}_s{in_scale}_t{stride}_{op}"
+
+
+def fusion_key(final_scales: tuple[int, ...]) -> str:
+    """Supernet module key of the fusion for a set of final scales, e.g. 'f02'."""
+    return "f" + "".join(str(s) for s in sorted(final_scales))
+
+
+class Supernet(nn.Module):
+    """Every op of every cell position of the search space (see the module docstring).
+
+    Args:
+        cfg: Search space.
+        num_classes: Output classes.
+        aux: Build the auxiliary heads (they run in training mode only).
+    """
+
+    def __init__(self, cfg: SpaceConfig, num_classes: int, aux: bool = False) -> None:
+        super().__init__()
+        self.cfg, self.num_classes, self.aux = cfg, num_classes, aux
+        self.stem = Stem(cfg)
+        self.cells = nn.ModuleDict()
+        for index in range(cfg.max_depth):
+            for scale in range(min(index, MAX_SCALE) + 1):
+                for stride in (1, 2) if scale < MAX_SCALE else (1,):
+                    c_out = self.max_channels(scale + (stride == 2))
+                    for op in cfg.ops:
+                        self.cells[cell_key(index, scale, stride, op)] = create_op(
+                            op, self.max_channels(scale), c_out, stride, cfg, slimmable=True
+                        )
+        widest8 = self.max_channels(0)
+        self.fusions = nn.ModuleDict()
+        for k in range(1, cfg.max_branches + 1):
+            for finals in combinations(range(MAX_SCALE + 1), k):
+                if max(finals) <= cfg.max_depth:
+                    ch8 = {1: widest8, 2: widest8}
+                    fusion = Fusion(cfg, finals, self.max_channels(1), ch8, aux)
+                    self.fusions[fusion_key(finals)] = fusion
+        c8 = cfg.channels(0, 1.0)
+        self.heads = nn.ModuleDict(
+            {
+                str(k): SegHead(cfg, c8 * k, self.stem.out4_channels, num_classes)
+                for k in range(1, cfg.max_branches + 1)
+            }
+        )
+        reachable = tuple(s for s in (1, 2) if s <= cfg.max_depth)
+        self.aux_heads = build_aux_heads(cfg, num_classes, reachable if aux else ())
+
+    def max_channels(self, scale: int) -> int:
+        """Widest feature a cell can read or write at `scale` (the stem's too at scale 0)."""
+        widest = max(self.cfg.channels(scale, w) for w in (*self.cfg.widths, LAST_WIDTH))
+        return max(widest, self.cfg.channels(0, 1.0)) if scale == 0 else widest
+
+    def forward(self, x: torch.Tensor, arch: Arch) -> NetOutput:
+        """Runs exactly the sub-network `arch` (same output contract as `SegNet.forward`).
+
+        Raises:
+            ArchError: `arch` is not in this supernet's search space.
+            InputSizeError: Input sides are not multiples of 64.
+        """
+        arch.validate(self.cfg)
+        plan = build_plan(arch, self.cfg)
+
+        def run_cell(node: Node, y: torch.Tensor) -> torch.Tensor:
+            key = cell_key(node.index, node.in_scale, node.cell.stride, node.cell.op)
+            return self.cells[key](y, node.c_out)
+
+        use_aux = self.training and self.aux
+        return run_network(
+            x,
+            plan,
+            self.stem,
+            run_cell,
+            self.fusions[fusion_key(plan.final_scales)],
+            self.heads[str(len(plan.ends))],
+            self.aux_heads if use_aux else None,
+        )
+
+    def source_names(self, net: SegNet) -> dict[str, str]:
+        """Maps each module prefix of `net` (built from this supernet's config) to ours."""
+        plan = net.plan
+        names = {
+            "stem.": "stem.",
+            "fusion.": f"fusions.{fusion_key(plan.final_scales)}.",
+            "head.": f"heads.{len(plan.ends)}.",
+            "aux_heads.": "aux_heads.",
+        }
+        for node in plan.nodes:
+            key = cell_key(node.index, node.in_scale, node.cell.stride, node.cell.op)
+            names[f"cells.{node.name}."] = f"cells.{key}."
+        return names
+
+    @torch.no_grad()
+    def extract(self, arch: Arch) -> SegNet:
+        """A stand-alone `SegNet` of `arch` carrying the inherited (sliced) weights.
+
+        Every parameter and buffer of the new network is the leading slice of the
+        supernet tensor it maps to; the network is in the supernet's train/eval mode.
+
+        Raises:
+            ArchError: `arch` is not in this supernet's search space.
+        """
+        arch.validate(self.cfg)
+        net = SegNet(arch, self.cfg, self.num_classes, self.aux)
+        device = next(self.parameters()).device
+        net.to(device)
+        source = self.state_dict()
+        mapping = self.source_names(net)
+        state = {}
+        for name, tensor in net.state_dict().items():
+            prefix = next(p for p in mapping if name.startswith(p))
+            src = source[mapping[prefix] + name[len(prefix) :]]
+            state[name] = src[tuple(slice(0, n) for n in tensor.shape)].clone()
+        net.load_state_dict(state)
+        return net.train(self.training)
