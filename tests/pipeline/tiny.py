@@ -1,0 +1,59 @@
+"""A copy of the repository with tiny params, for running real stages and DAGs in tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+OVERRIDES = Path(__file__).with_name("tiny_overrides.yaml")
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """Deep-merge `extra` into a copy of `base` (dicts merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+def tiny_params(extra: dict | None = None) -> dict:
+    """params.yaml with the tiny overrides (and `extra`) applied."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    return merge(merge(params, yaml.safe_load(OVERRIDES.read_text())), extra or {})
+
+
+def tiny_repo(dest: Path, extra: dict | None = None) -> Path:
+    """Copy the tracked tree to `dest` as a fresh git repo with tiny params; returns `dest`."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    (dest / "params.yaml").write_text(yaml.safe_dump(tiny_params(extra), sort_keys=False))
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "tiny"], cwd=dest, check=True)
+    return dest
+
+
+def env(dest: Path) -> dict[str, str]:
+    """Environment for commands in a tiny repo: the venv first on PATH, a private MLflow store."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{dest / 'mlflow.db'}", "PYTHONPATH": str(dest)}
+
+
+def run(dest: Path, *cmd: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run `cmd` in the tiny repo and return the finished process (output captured)."""
+    proc = subprocess.run(list(cmd), cwd=dest, env=env(dest), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc

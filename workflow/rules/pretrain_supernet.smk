@@ -1,0 +1,34 @@
+rule pretrain_supernet:
+    input:
+        script="stages/pretrain_supernet.py",
+        models="hyctas/models",
+        space="hyctas/space",
+        train="hyctas/train",
+        evaluation="hyctas/evaluation.py",
+        dataset="data/prepare_data/dataset",
+        lists="data/prepare_data/lists",
+    output:
+        supernet="results/pretrain_supernet/supernet.pt",
+        log="results/pretrain_supernet/train_log.csv",
+        probes="results/pretrain_supernet/probes.csv",
+        metrics="results/pretrain_supernet/metrics.json",
+    params:
+        file=PARAMS_FILE,
+        checkpoint="checkpoints/pretrain_supernet/last.pt",
+        reads=params_of(
+            "base.seed",
+            "base.device",
+            "base.num_classes",
+            "base.ignore_label",
+            "search_space",
+            "pretrain_supernet",
+        ),
+    log:
+        "logs/pretrain_supernet.log",
+    conda:
+        SOFTWARE
+    shell:
+        "python -m stages.pretrain_supernet --params {params.file} --lists {input.lists}"
+        " --checkpoint {params.checkpoint} --out {output.supernet}"
+        " --train-log {output.log} --probes {output.probes}"
+        " --metrics-out {output.metrics} 2> {log}"
