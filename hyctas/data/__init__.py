@@ -1,0 +1,1 @@
+"""Datasets: Cityscapes-layout trees (real or synthetic), label conversion, loaders, transforms."""
