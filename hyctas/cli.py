@@ -3,6 +3,7 @@
 Examples:
     hyctas arch info results/search/fast.json --params params.yaml
     hyctas arch info HRTNET_S.json --input-size 1024 2048 --classes 19 --json
+    hyctas predict --model results/retrain/fast/model.pt photo1.jpg photo2.png --out preds
 
 Exit status: 0 on success, 2 on a usage or input error (bad file, bad config, bad size).
 """
@@ -141,10 +142,57 @@ def cmd_arch_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    """`hyctas predict`: segment the user's images with a retrained model (.pt or .onnx)."""
+    from hyctas.predict import predict_files
+
+    written = predict_files(
+        args.model,
+        args.images,
+        args.out,
+        device=args.device,
+        flip=args.flip,
+        size=tuple(args.size) if args.size else None,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(f"wrote {2 * len(written)} files to {args.out}")
+    return 0
+
+
+def _add_predict(groups: argparse._SubParsersAction) -> None:
+    predict = groups.add_parser(
+        "predict",
+        help="segment your own images with a retrained model",
+        description="Writes <stem>_trainIds.png and <stem>_overlay.png per image. Images of "
+        "any size are padded (mirrored) to multiples of 64, or resized with --size.",
+    )
+    predict.add_argument(
+        "--model", required=True, help="retrained checkpoint (.pt) or ONNX export (.onnx)"
+    )
+    predict.add_argument("images", nargs="+", help="image files (any size, any OpenCV format)")
+    predict.add_argument("--out", required=True, help="output folder (created if missing)")
+    predict.add_argument(
+        "--device", default="cpu", help="torch device or, for .onnx, cpu/cuda (default: cpu)"
+    )
+    predict.add_argument(
+        "--flip", action="store_true", help="average with the mirrored image's prediction"
+    )
+    predict.add_argument(
+        "--size",
+        nargs=2,
+        type=int,
+        metavar=("H", "W"),
+        help="resize to H x W (multiples of 64) instead of padding; results are resized back",
+    )
+    predict.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    predict.set_defaults(func=cmd_predict)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: `hyctas <group> <command> ...`, each command with a `func`."""
     parser = argparse.ArgumentParser(prog="hyctas", description=__doc__.splitlines()[0])
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{arch}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{arch,predict}")
     arch = groups.add_parser("arch", help="inspect architecture files")
     arch_cmds = arch.add_subparsers(dest="command", required=True, metavar="{info}")
     info = arch_cmds.add_parser(
@@ -173,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(func=cmd_arch_info)
+    _add_predict(groups)
     return parser
 
 

@@ -43,13 +43,15 @@ class NoArchitectureInBudget(HyctasError):
         fastest: The lowest latency among the feasible archived architectures.
     """
 
-    def __init__(self, target: str, budget: float, fastest: float, latency: str) -> None:
+    def __init__(
+        self, target: str, budget: float, fastest: float, latency: str, key: str = "search.targets"
+    ) -> None:
         self.target, self.budget, self.fastest = target, budget, fastest
         super().__init__(
-            f"search.targets.{target}: no architecture has {latency} <= {budget:.6g} (the "
+            f"{key}.{target}: no architecture has {latency} <= {budget:.6g} (the "
             f"fastest found has {latency} = {fastest:.6g}); in params.yaml raise "
-            f"search.targets.{target}.max_latency_ms to at least {fastest:.6g}, or use "
-            f"search.targets.{target}.front_quantile (0 = fastest on the front), or search "
+            f"{key}.{target}.max_latency_ms to at least {fastest:.6g}, or use "
+            f"{key}.{target}.front_quantile (0 = fastest on the front), or search "
             "longer (search.generations) or with a smaller search space"
         )
 
@@ -75,16 +77,14 @@ class Selection:
     values: dict[str, float]
 
 
-def _check_target(name: str, spec: object) -> tuple[str, float]:
+def _check_target(name: str, spec: object, key: str) -> tuple[str, float]:
     if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in RULES:
-        raise ConfigError(
-            f"search.targets.{name}: expected exactly one of {', '.join(RULES)}, got {spec!r}"
-        )
+        raise ConfigError(f"{key}.{name}: expected exactly one of {', '.join(RULES)}, got {spec!r}")
     rule, value = next(iter(spec.items()))
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise ConfigError(f"search.targets.{name}.{rule}: must be a number, got {value!r}")
+        raise ConfigError(f"{key}.{name}.{rule}: must be a number, got {value!r}")
     if rule == "front_quantile" and not 0.0 <= value <= 1.0:
-        raise ConfigError(f"search.targets.{name}.front_quantile: must be in [0, 1], got {value}")
+        raise ConfigError(f"{key}.{name}.front_quantile: must be in [0, 1], got {value}")
     return rule, float(value)
 
 
@@ -114,6 +114,7 @@ def select_targets(
     *,
     accuracy: str,
     latency: str,
+    key: str = "search.targets",
 ) -> dict[str, Selection]:
     """One architecture per target: the most accurate feasible one within its budget.
 
@@ -122,6 +123,7 @@ def select_targets(
         targets: Target name -> {"max_latency_ms": budget} or {"front_quantile": q}.
         accuracy: Name of the accuracy objective (its sense says which way is better).
         latency: Name of the latency objective (must be minimised).
+        key: Where the targets live in params.yaml, for error messages.
 
     Returns:
         Target name -> selection, in the order of `targets`.
@@ -133,7 +135,7 @@ def select_targets(
     acc = _objective(archive, accuracy)
     if _objective(archive, latency).sense != "min":
         raise ConfigError(f"search: latency objective {latency!r} must be minimised")
-    rules = {name: _check_target(name, spec) for name, spec in targets.items()}
+    rules = {name: _check_target(name, spec, key) for name, spec in targets.items()}
     front = front_records(archive, accuracy, latency)
     if not front:
         raise ConfigError("search: the archive has no feasible architecture to select from")
@@ -148,7 +150,7 @@ def select_targets(
             budget = float(np.quantile(front_latencies, value))
         within = [r for r in candidates if r.values[latency] <= budget]
         if not within:
-            raise NoArchitectureInBudget(name, budget, fastest, latency)
+            raise NoArchitectureInBudget(name, budget, fastest, latency, key)
         best = min(
             within,
             key=lambda r: (acc.minimised(r.values[accuracy]), r.values[latency], r.arch_id),

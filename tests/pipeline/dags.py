@@ -87,5 +87,5 @@ def snakemake_params(repo: Path = REPO) -> dict[str, frozenset[str]]:
         for rule, body in re.findall(r"^rule (\w+):\n((?:[ \t].*\n|\n)*)", smk.read_text(), flags=re.M):
             call = re.search(r"params_of\(([^)]*)\)", body)
             if call:
-                keys[rule] = frozenset(re.findall(r"\"([^\"]+)\"", call.group(1)))
+                keys[rule] = frozenset(re.findall(r"f?\"([^\"]+)\"", call.group(1)))
     return keys

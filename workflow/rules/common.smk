@@ -1,6 +1,7 @@
 # Shared helpers of the workflow. The config (params.yaml) is validated first, as every stage
 # script validates it again through hyctas.params.load_params.
 import json
+import os
 
 from snakemake.utils import validate
 
@@ -20,3 +21,12 @@ def params_of(*keys):
             node = node[part]
         values[key] = node
     return json.dumps(values, sort_keys=True)
+
+
+# The retraining targets: select, retrain and evaluate fan out over these names.
+TARGETS = list(config["select"]["targets"])
+
+
+def parent_of_targets(paths):
+    """`results/<stage>` from the per-target files `results/<stage>/<target>/<file>`."""
+    return os.path.dirname(os.path.dirname(paths[0]))

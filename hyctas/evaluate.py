@@ -1,0 +1,115 @@
+"""The `evaluate` stage's logic: accuracy, speed and size of one retrained model.
+
+mIoU and per-class IoU come from a confusion matrix over the whole val split at its own
+resolution (optionally flip-averaged); latency is measured end to end at batch 1 in eval mode
+on the configured device (warm-up, synchronisation, median of repeats, fixed threads).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hyctas.atomic import atomic_path
+from hyctas.data.dataset import SegmentationDataset
+from hyctas.data.labels import trainid_colors, trainid_names
+from hyctas.evaluation import confusion, predict
+from hyctas.metrics import ConfusionMatrix
+from hyctas.models.cost import count_macs, count_params
+
+
+@torch.inference_mode()
+def measure_latency_ms(model: nn.Module, height: int, width: int, device: torch.device,
+                       warmup: int, repeats: int) -> dict[str, float]:
+    """Median, p10 and p90 milliseconds of one batch-1 forward pass (eval mode)."""
+    model = model.to(device).eval()
+    x = torch.randn(1, 3, height, width, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        model(x)
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(x)
+        sync()
+        times.append((time.perf_counter() - start) * 1000)
+    q = np.percentile(times, [10, 90])
+    median = statistics.median(times)
+    return {"latency_ms": median, "latency_p10_ms": float(q[0]), "latency_p90_ms": float(q[1]),
+            "fps": 1000.0 / median}
+
+
+def val_confusion(model: nn.Module, lists_dir: Path, state: dict, base: dict, device: torch.device,
+                  flip: bool) -> tuple[ConfusionMatrix, SegmentationDataset]:
+    """Confusion matrix over the whole val split at full resolution."""
+    dataset = SegmentationDataset(lists_dir / "val.txt", ignore_label=base["ignore_label"],
+                                  mean=state["mean"], std=state["std"], augment=None)
+    batches = ((img[None], lbl[None]) for img, lbl in (dataset[i] for i in range(len(dataset))))
+    return confusion(model, batches, base["num_classes"], base["ignore_label"], device, flip), dataset
+
+
+def accuracy_metrics(matrix: ConfusionMatrix, num_classes: int) -> dict[str, Any]:
+    """mIoU, pixel accuracy and IoU per class (null for classes absent from val)."""
+    iou = matrix.iou()
+    names = trainid_names(num_classes)
+    present = matrix.present()
+    return {
+        "miou": matrix.miou(), "pixel_accuracy": matrix.pixel_accuracy(),
+        "classes_evaluated": int(present.sum()),
+        "iou": {names[i]: (float(iou[i]) if present[i] else None) for i in range(num_classes)},
+    }
+
+
+def size_metrics(model: nn.Module, height: int, width: int) -> dict[str, float]:
+    """Parameters and multiply-accumulates of the inference network at `height` x `width`."""
+    x = torch.zeros(1, 3, height, width, device=next(model.parameters()).device)
+    return {"params": count_params(model), "macs": count_macs(model.eval(), x)}
+
+
+def plot_confusion(path: Path, matrix: ConfusionMatrix, num_classes: int, title: str) -> None:
+    """Row-normalised confusion matrix as a PNG (rows: truth, columns: prediction)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = matrix.matrix.sum(1, keepdims=True)
+    norm = np.divide(matrix.matrix, rows, out=np.zeros_like(matrix.matrix, dtype=float), where=rows > 0)
+    names = trainid_names(num_classes)
+    fig, ax = plt.subplots(figsize=(9, 8))
+    ax.imshow(norm, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(num_classes), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(num_classes), names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("ground truth")
+    ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def plot_overlays(path: Path, model: nn.Module, dataset: SegmentationDataset, count: int,
+                  num_classes: int, device: torch.device) -> None:
+    """Image | ground truth | prediction rows for the first `count` val frames, Cityscapes colours."""
+    import cv2
+
+    colors = np.vstack([trainid_colors(num_classes), np.zeros((256 - num_classes, 3), np.uint8)])
+    rows = []
+    for i in range(min(count, len(dataset))):
+        image, label = dataset.read(i)
+        x, _ = dataset[i]
+        pred = predict(model.eval(), x[None].to(device)).argmax(1)[0].cpu().numpy()
+        truth = colors[label]
+        rows.append(np.hstack([image, truth, (0.4 * image + 0.6 * colors[pred]).astype(np.uint8)]))
+    grid = np.vstack(rows)
+    with atomic_path(path) as tmp:
+        cv2.imwrite(str(tmp) + ".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        Path(str(tmp) + ".png").replace(tmp)

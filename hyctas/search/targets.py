@@ -1,0 +1,49 @@
+"""The `select` stage's logic: one model spec per retraining target.
+
+A target is either a budget on the searched front (`max_latency_ms` or `front_quantile`,
+see `hyctas.search.selection`) or a hand-designed baseline (`baseline: <name>`, `width`),
+so retraining and evaluation fan out over one list of names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hyctas.search.archive import Archive
+from hyctas.search.objectives import Constraint, Objective
+from hyctas.search.run import ACCURACY, LATENCY
+from hyctas.search.selection import select_targets
+
+KEY = "select.targets"
+
+
+def _not_recomputed(arch: Any) -> float:
+    raise AssertionError("select only reads archived values")
+
+
+def load_archive(path: Path, search_block: dict) -> Archive:
+    """The search stage's archive, with the objective/constraint columns the params declare."""
+    objectives = [Objective(ACCURACY, _not_recomputed, "max"), Objective(LATENCY, _not_recomputed, "min")]
+    objectives += [Objective(n, _not_recomputed, "min") for n in search_block["extra_objectives"]]
+    constraints = [Constraint(f"{n}_cap", _not_recomputed, float(b))
+                   for n, b in search_block["constraints"].items() if b is not None]
+    return Archive.load(path, objectives, constraints)
+
+
+def model_spec(target: str, spec: dict, archive_path: Path, search_block: dict) -> dict[str, Any]:
+    """The model spec of `target`: a searched architecture within its budget, or a baseline.
+
+    Raises:
+        NoArchitectureInBudget: no archived architecture meets the target's budget.
+    """
+    if "baseline" in spec:
+        return {"target": target, "kind": "baseline",
+                "baseline": {"name": spec["baseline"], "width": spec["width"]}}
+    archive = load_archive(archive_path, search_block)
+    chosen = select_targets(archive, {target: spec}, accuracy=ACCURACY, latency=LATENCY, key=KEY)[target]
+    return {
+        "target": target, "kind": "segnet", "arch": chosen.arch.to_dict(), "arch_id": chosen.arch_id,
+        "compact": chosen.arch.compact(), "rule": chosen.rule, "budget_ms": chosen.budget,
+        "predicted": chosen.values,
+    }

@@ -1,0 +1,68 @@
+"""Stage evaluate: mIoU, per-class IoU, measured latency/FPS, size and ONNX export of one model.
+
+    python -m stages.evaluate --params params.yaml --model results/retrain/fast/model.pt \
+        --lists data/prepare_data/lists --onnx-out results/evaluate/fast/model.onnx \
+        --confusion results/evaluate/fast/confusion.png --overlays results/evaluate/fast/overlays.png \
+        --metrics-out results/evaluate/fast/metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from hyctas.evaluate import (accuracy_metrics, measure_latency_ms, plot_confusion, plot_overlays,
+                             size_metrics, val_confusion)
+from hyctas.export import check_onnx, checkpoint_metadata, export_onnx
+from hyctas.models.factory import load_model
+from hyctas.params import load_params
+from hyctas.stage import run_stage, stage_parser
+from hyctas.tracking import stage_run
+from hyctas.train.distributed import resolve_device
+
+STAGE = "evaluate"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--model", type=Path, required=True, help="retrained model checkpoint")
+    parser.add_argument("--lists", type=Path, required=True, help="prepare_data file lists folder")
+    parser.add_argument("--onnx-out", type=Path, required=True, help="ONNX export of the model")
+    parser.add_argument("--confusion", type=Path, required=True, help="confusion-matrix PNG")
+    parser.add_argument("--overlays", type=Path, required=True, help="prediction overlays PNG")
+    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
+    return parser.parse_args()
+
+
+def main(args: argparse.Namespace) -> None:
+    params = load_params(args.params)
+    base, block = params["base"], params[STAGE]
+    device = resolve_device(base["device"])
+    model, state = load_model(args.model, device)
+    target = state.get("target") or args.model.parent.name
+    tags = {"hyctas.arch_id": state["arch"].get("id", "") if state["kind"] == "segnet" else "baseline"}
+    with stage_run(STAGE, params, target=target, tags=tags) as run:
+        matrix, dataset = val_confusion(model, args.lists, state, base, device, block["flip"])
+        metrics = {"target": target, "kind": state["kind"], **accuracy_metrics(matrix, base["num_classes"])}
+        height, width = dataset[0][0].shape[-2:]
+        metrics.update(size_metrics(model, height, width))
+        lat = block["latency"]
+        torch.set_num_threads(lat["threads"])
+        metrics.update(measure_latency_ms(model, lat["height"], lat["width"], resolve_device(lat["device"]),
+                                          lat["warmup"], lat["repeats"]))
+        model.to(device)
+        plot_confusion(args.confusion, matrix, base["num_classes"], f"{target}: mIoU {metrics['miou']:.3f}")
+        plot_overlays(args.overlays, model, dataset, block["overlay_images"], base["num_classes"], device)
+        export_onnx(model.cpu(), args.onnx_out, height, width, metadata=checkpoint_metadata(state))
+        metrics["onnx_max_abs_diff"] = check_onnx(model, args.onnx_out, torch.randn(1, 3, height, width))
+        for path in (args.confusion, args.overlays):
+            run.log_artifact(path)
+        run.write_metrics(args.metrics_out, metrics)
+    print(f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f}, {metrics['latency_ms']:.1f} ms, "
+          f"{metrics['params'] / 1e6:.3f} M params, ONNX diff {metrics['onnx_max_abs_diff']:.2e}")
+
+
+if __name__ == "__main__":
+    run_stage(STAGE, main, parse_args())

@@ -1,0 +1,49 @@
+"""Stage report: reports/summary.md with one table, a verdict against the baseline, and plots.
+
+    python -m stages.report --params params.yaml --select-dir results/select \
+        --retrain-dir results/retrain --evaluate-dir results/evaluate \
+        --archive results/search/archive.csv --search-metrics results/search/metrics.json \
+        --out reports/report --metrics-out reports/metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from hyctas.params import load_params
+from hyctas.report import collect_rows, write_report
+from hyctas.stage import run_stage, stage_parser
+from hyctas.tracking import stage_run
+
+STAGE = "report"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = stage_parser(__doc__)
+    for name, what in [("select-dir", "select outputs"), ("retrain-dir", "retrain outputs"),
+                       ("evaluate-dir", "evaluate outputs")]:
+        parser.add_argument(f"--{name}", type=Path, required=True, help=f"folder of the per-target {what}")
+    parser.add_argument("--archive", type=Path, required=True, help="search archive CSV")
+    parser.add_argument("--search-metrics", type=Path, required=True, help="search metrics JSON")
+    parser.add_argument("--out", type=Path, required=True, help="report folder (summary.md, plots)")
+    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
+    return parser.parse_args()
+
+
+def main(args: argparse.Namespace) -> None:
+    params = load_params(args.params)
+    targets = list(params["select"]["targets"])
+    rows = collect_rows(targets, args.select_dir, args.retrain_dir, args.evaluate_dir)
+    with stage_run(STAGE, params) as run:
+        summary = write_report(args.out, rows, json.loads(args.search_metrics.read_text()), args.archive,
+                               params[STAGE]["title"])
+        run.log_artifact(args.out, "report")
+        metrics = {f"{r['target']}.{k}": r[k] for r in rows for k in ("miou", "latency_ms", "fps", "params_m")}
+        run.write_metrics(args.metrics_out, {**metrics, "kendall_tau": summary["kendall_tau"]})
+    print((args.out / "summary.md").read_text())
+
+
+if __name__ == "__main__":
+    run_stage(STAGE, main, parse_args())

@@ -1,0 +1,180 @@
+"""`hyctas predict`: images of any size, .pt and .onnx models, padding/resize, clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from hyctas.cli import main
+from hyctas.errors import DataError, HyctasError
+from hyctas.evaluation import recalibrate_bn
+from hyctas.export import checkpoint_metadata, export_onnx
+from hyctas.models.baseline import BaselineConfig
+from hyctas.models.factory import build_model, model_checkpoint
+from hyctas.predict import Predictor, predict_files, predict_logits
+from hyctas.train.checkpoint import save_checkpoint
+
+CLASSES = 4
+H, W = 100, 150  # not multiples of 64
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    # Tiny tensors: one thread is faster, and immune to a busy second core.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny trained-looking baseline as a .pt checkpoint and as an .onnx export."""
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    cfg = BaselineConfig("fast_scnn", width=0.25, aux=True)
+    net = build_model("baseline", num_classes=CLASSES, aux=True, baseline=cfg)
+    # Fresh BN statistics make the logits nearly constant; estimated ones let classes vary.
+    recalibrate_bn(net, [torch.randn(2, 3, 64, 64) for _ in range(3)], torch.device("cpu"))
+    state = model_checkpoint(
+        net,
+        kind="baseline",
+        baseline=cfg,
+        num_classes=CLASSES,
+        aux=True,
+        mean=[0.3, 0.4, 0.5],
+        std=[0.2, 0.25, 0.3],
+        target="fast",
+    )
+    save_checkpoint(root / "model.pt", state)
+    inference = build_model("baseline", num_classes=CLASSES, aux=False, baseline=cfg)
+    inference.load_state_dict({k: v for k, v in state["model"].items() if "aux" not in k})
+    export_onnx(inference, root / "model.onnx", 64, 64, metadata=checkpoint_metadata(state))
+    return {"pt": root / "model.pt", "onnx": root / "model.onnx"}
+
+
+@pytest.fixture()
+def images(tmp_path: Path) -> list[Path]:
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, (h, w) in {"street.png": (H, W), "tall.jpg": (130, 70)}.items():
+        image = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (9, 9), 3)
+        cv2.imwrite(str(tmp_path / name), image)
+        paths.append(tmp_path / name)
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["pt", "onnx"])
+def test_writes_trainids_and_overlay_at_the_original_size(
+    kind: str, models: dict[str, Path], images: list[Path], tmp_path: Path
+) -> None:
+    written = predict_files(models[kind], images, tmp_path / "out", progress=False)
+    assert [p.name for pair in written for p in pair] == [
+        "street_trainIds.png",
+        "street_overlay.png",
+        "tall_trainIds.png",
+        "tall_overlay.png",
+    ]
+    for (ids_path, overlay_path), shape in zip(written, [(H, W), (130, 70)], strict=True):
+        ids = cv2.imread(str(ids_path), cv2.IMREAD_UNCHANGED)
+        assert ids.dtype == np.uint8 and ids.shape == shape and ids.max() < CLASSES
+        assert cv2.imread(str(overlay_path)).shape == (*shape, 3)
+    assert not list((tmp_path / "out").glob(".*tmp*"))  # atomic writes left nothing behind
+
+
+def test_pt_and_onnx_agree(models: dict[str, Path], images: list[Path], tmp_path: Path) -> None:
+    maps = {}
+    for kind in ("pt", "onnx"):
+        ids_path, _ = predict_files(models[kind], images[:1], tmp_path / kind, progress=False)[0]
+        maps[kind] = cv2.imread(str(ids_path), cv2.IMREAD_UNCHANGED)
+    assert len(np.unique(maps["pt"])) >= 2  # not a constant map
+    assert (maps["pt"] == maps["onnx"]).mean() > 0.999
+
+
+@pytest.mark.parametrize("kind", ["pt", "onnx"])
+def test_resize_and_flip_options(
+    kind: str, models: dict[str, Path], images: list[Path], tmp_path: Path
+) -> None:
+    written = predict_files(
+        models[kind], images, tmp_path / "out", flip=True, size=(64, 128), progress=False
+    )
+    assert cv2.imread(str(written[0][0]), cv2.IMREAD_UNCHANGED).shape == (H, W)
+    with pytest.raises(HyctasError, match="multiples of 64"):
+        predict_files(models[kind], images, tmp_path / "out", size=(100, 128), progress=False)
+
+
+def _echo(fixed: tuple[int, int] | None = None) -> Predictor:
+    """A fake model whose 'logits' are its normalised input: shows what the network saw."""
+    return Predictor(lambda x: x.copy(), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 3, fixed)
+
+
+def test_padding_is_cropped_away_and_flip_averages() -> None:
+    image = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    expected = torch.from_numpy(image.transpose(2, 0, 1) / 255.0).float()
+    torch.testing.assert_close(predict_logits(_echo(), image), expected)
+    torch.testing.assert_close(predict_logits(_echo(), image, flip=True), 2 * expected)
+    resized = predict_logits(_echo(), image, size=(64, 64))
+    assert resized.shape == (3, H, W)
+    assert predict_logits(_echo(fixed=(128, 192)), image).shape == (3, H, W)
+    with pytest.raises(HyctasError, match="only takes"):
+        predict_logits(_echo(fixed=(128, 192)), image, size=(64, 64))
+
+
+def test_cli_predict(models: dict[str, Path], images: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(models["onnx"]),
+                *map(str, images),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "street_overlay.png",
+        "street_trainIds.png",
+        "tall_overlay.png",
+        "tall_trainIds.png",
+    ]
+
+
+def test_clear_errors(
+    models: dict[str, Path], images: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "out")
+    assert (
+        main(["predict", "--model", str(tmp_path / "none.pt"), str(images[0]), "--out", out]) == 2
+    )
+    assert "none.pt: model file not found" in capsys.readouterr().err
+    weights = tmp_path / "weights.h5"
+    weights.write_bytes(b"x")
+    assert main(["predict", "--model", str(weights), str(images[0]), "--out", out]) == 2
+    assert "unknown model file type '.h5'" in capsys.readouterr().err
+    fake_onnx = tmp_path / "fake.onnx"
+    fake_onnx.write_bytes(b"not onnx")
+    assert main(["predict", "--model", str(fake_onnx), str(images[0]), "--out", out]) == 2
+    assert "fake.onnx: not a loadable ONNX model" in capsys.readouterr().err
+    assert (
+        main(["predict", "--model", str(models["pt"]), str(tmp_path / "no.png"), "--out", out]) == 2
+    )
+    assert "no.png: image file not found" in capsys.readouterr().err
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    with pytest.raises(DataError, match="broken.png: not a readable image"):
+        predict_files(models["pt"], [broken], out, progress=False)
+    twin = tmp_path / "sub" / images[0].name
+    twin.parent.mkdir()
+    twin.write_bytes(images[0].read_bytes())
+    with pytest.raises(HyctasError, match="same file stem"):
+        predict_files(models["pt"], [images[0], twin], out, progress=False)

@@ -1,0 +1,27 @@
+rule evaluate:
+    input:
+        script="stages/evaluate.py",
+        evaluate="hyctas/evaluate.py",
+        export="hyctas/export.py",
+        dataset="data/prepare_data/dataset",
+        lists="data/prepare_data/lists",
+        model="results/retrain/{target}/model.pt",
+    output:
+        onnx="results/evaluate/{target}/model.onnx",
+        confusion="results/evaluate/{target}/confusion.png",
+        overlays="results/evaluate/{target}/overlays.png",
+        metrics="results/evaluate/{target}/metrics.json",
+    params:
+        file=PARAMS_FILE,
+        reads=params_of("base", "evaluate"),
+    # Timings are only honest on an otherwise idle machine: take every core.
+    threads: workflow.cores
+    log:
+        "logs/evaluate/{target}.log",
+    conda:
+        SOFTWARE
+    shell:
+        "python -m stages.evaluate --params {params.file} --model {input.model}"
+        " --lists {input.lists} --onnx-out {output.onnx}"
+        " --confusion {output.confusion} --overlays {output.overlays}"
+        " --metrics-out {output.metrics} 2> {log}"

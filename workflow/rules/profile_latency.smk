@@ -1,0 +1,26 @@
+rule profile_latency:
+    input:
+        script="stages/profile_latency.py",
+        latency="hyctas/latency",
+        models="hyctas/models",
+        space="hyctas/space",
+    output:
+        table="results/profile_latency/latency_table.csv",
+        model="results/profile_latency/latency_model.json",
+        plot="results/profile_latency/validation.png",
+        validation="results/profile_latency/validation.csv",
+        metrics="results/profile_latency/metrics.json",
+    params:
+        file=PARAMS_FILE,
+        reads=params_of("base.seed", "base.num_classes", "search_space", "profile_latency"),
+    # Timings are only honest on an otherwise idle machine: take every core.
+    threads: workflow.cores
+    log:
+        "logs/profile_latency.log",
+    conda:
+        SOFTWARE
+    shell:
+        "python -m stages.profile_latency --params {params.file}"
+        " --table {output.table} --model {output.model}"
+        " --validation {output.validation} --plot {output.plot}"
+        " --metrics-out {output.metrics} 2> {log}"

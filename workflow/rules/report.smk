@@ -1,0 +1,31 @@
+rule report:
+    input:
+        script="stages/report.py",
+        report="hyctas/report.py",
+        specs=expand("results/select/{target}/model.json", target=TARGETS),
+        trained=expand("results/retrain/{target}/metrics.json", target=TARGETS),
+        evaluated=expand("results/evaluate/{target}/metrics.json", target=TARGETS),
+        archive="results/search/archive.csv",
+        search="results/search/metrics.json",
+    output:
+        summary=report("reports/summary.md", category="Summary"),
+        summary_json="reports/summary.json",
+        front=report("reports/front.png", category="Search", caption="../report/front.rst"),
+        rank=report("reports/rank.png", category="Search", caption="../report/rank.rst"),
+        metrics="reports/metrics.json",
+    params:
+        file=PARAMS_FILE,
+        select_dir=lambda w, input: parent_of_targets(input.specs),
+        retrain_dir=lambda w, input: parent_of_targets(input.trained),
+        evaluate_dir=lambda w, input: parent_of_targets(input.evaluated),
+        out_dir=lambda w, output: os.path.dirname(output.summary),
+        reads=params_of("base.mlflow_experiment", "select", "report"),
+    log:
+        "logs/report.log",
+    conda:
+        SOFTWARE
+    shell:
+        "python -m stages.report --params {params.file} --select-dir {params.select_dir}"
+        " --retrain-dir {params.retrain_dir} --evaluate-dir {params.evaluate_dir}"
+        " --archive {input.archive} --search-metrics {input.search}"
+        " --out {params.out_dir} --metrics-out {output.metrics} 2> {log}"

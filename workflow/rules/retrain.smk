@@ -1,0 +1,26 @@
+rule retrain:
+    input:
+        script="stages/retrain.py",
+        train="hyctas/train",
+        models="hyctas/models",
+        dataset="data/prepare_data/dataset",
+        lists="data/prepare_data/lists",
+        supernet="results/pretrain_supernet/supernet.pt",
+        spec="results/select/{target}/model.json",
+    output:
+        model="results/retrain/{target}/model.pt",
+        log="results/retrain/{target}/train_log.csv",
+        metrics="results/retrain/{target}/metrics.json",
+    params:
+        file=PARAMS_FILE,
+        checkpoint="checkpoints/retrain/{target}.pt",
+        reads=params_of("base", "search_space", "retrain"),
+    log:
+        "logs/retrain/{target}.log",
+    conda:
+        SOFTWARE
+    shell:
+        "python -m stages.retrain --params {params.file} --spec {input.spec}"
+        " --lists {input.lists} --supernet {input.supernet}"
+        " --checkpoint {params.checkpoint} --out {output.model}"
+        " --train-log {output.log} --metrics-out {output.metrics} 2> {log}"

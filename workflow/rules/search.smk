@@ -1,0 +1,34 @@
+rule search:
+    input:
+        script="stages/search.py",
+        search="hyctas/search",
+        models="hyctas/models",
+        space="hyctas/space",
+        latency="hyctas/latency",
+        dataset="data/prepare_data/dataset",
+        lists="data/prepare_data/lists",
+        supernet="results/pretrain_supernet/supernet.pt",
+        table="results/profile_latency/latency_table.csv",
+        model="results/profile_latency/latency_model.json",
+    output:
+        archive="results/search/archive.csv",
+        front="results/search/front.csv",
+        hypervolume="results/search/hypervolume.csv",
+        front_plot="results/search/front.png",
+        hv_plot="results/search/hypervolume.png",
+        metrics="results/search/metrics.json",
+    params:
+        file=PARAMS_FILE,
+        cache="checkpoints/search/archive.csv",
+        reads=params_of("base", "search"),
+    log:
+        "logs/search.log",
+    conda:
+        SOFTWARE
+    shell:
+        "python -m stages.search --params {params.file} --supernet {input.supernet}"
+        " --lists {input.lists} --latency-table {input.table}"
+        " --latency-model {input.model} --cache {params.cache}"
+        " --archive {output.archive} --front {output.front}"
+        " --hypervolume {output.hypervolume} --front-plot {output.front_plot}"
+        " --hv-plot {output.hv_plot} --metrics-out {output.metrics} 2> {log}"

@@ -1,0 +1,24 @@
+rule select:
+    input:
+        script="stages/select.py",
+        search="hyctas/search",
+        archive="results/search/archive.csv",
+    output:
+        spec="results/select/{target}/model.json",
+        metrics="results/select/{target}/metrics.json",
+    params:
+        file=PARAMS_FILE,
+        reads=lambda wc: params_of(
+            "base.mlflow_experiment",
+            "search.extra_objectives",
+            "search.constraints",
+            f"select.targets.{wc.target}",
+        ),
+    log:
+        "logs/select/{target}.log",
+    conda:
+        SOFTWARE
+    shell:
+        "python -m stages.select --params {params.file} --target {wildcards.target}"
+        " --archive {input.archive} --out {output.spec}"
+        " --metrics-out {output.metrics} 2> {log}"
