@@ -25,7 +25,7 @@ from hyctas.train.distributed import DistInfo
 from hyctas.train.loss import segmentation_loss
 from hyctas.train.sampler import StepBatchSampler
 from hyctas.train.schedule import make_optimizer, warmup_poly
-from hyctas.train.signals import StopRequest
+from hyctas.train.signals import StopRequest, ignore_stop_signals
 
 
 class Preempted(HyctasError):
@@ -122,7 +122,8 @@ def train_loop(
             })
 
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, seed, cfg.iterations, step, info.rank, info.world_size)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers)
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers,
+                        worker_init_fn=ignore_stop_signals)
     bar = tqdm(total=cfg.iterations, initial=step, desc="train", unit="step", disable=not (progress and info.is_main))
     trained.train()
     tick = time.perf_counter()

@@ -31,3 +31,13 @@ class StopRequest:
     def requested(self) -> bool:
         """Whether a stop signal arrived."""
         return self.signal_name is not None
+
+
+def ignore_stop_signals(worker_id: int = 0) -> None:
+    """DataLoader `worker_init_fn`: workers ignore SIGTERM/SIGINT.
+
+    A scheduler signals the whole process group; the main process must survive its workers
+    long enough to finish the step and checkpoint, and then shuts them down itself.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
