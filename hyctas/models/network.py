@@ -71,6 +71,7 @@ def run_network(
     fusion: Fusion,
     head: SegHead,
     aux_heads: nn.ModuleDict | None,
+    output_stride: int = 1,
 ) -> NetOutput:
     """The forward pass shared by `SegNet` and `Supernet` (see the module docstring).
 
@@ -82,9 +83,11 @@ def run_network(
         fusion: Fusion module for the plan's final scales.
         head: Main head.
         aux_heads: Heads keyed "s16"/"s32" to run (None: no auxiliary outputs).
+        output_stride: Logits come out at 1/output_stride of the input size (training may
+            compute its loss at 1/4 to skip the costly full-size upsampling; eval uses 1).
     """
     check_input(x)
-    size = (x.shape[2], x.shape[3])
+    size = (x.shape[2] // output_stride, x.shape[3] // output_stride)
     f4, f8 = stem(x)
     outs: dict[str | None, torch.Tensor] = {None: f8}
     # Free a feature once its last child ran, unless the fusion reads it.
@@ -129,6 +132,7 @@ class SegNet(nn.Module):
     def __init__(self, arch: Arch, cfg: SpaceConfig, num_classes: int, aux: bool = False) -> None:
         super().__init__()
         self.arch, self.cfg, self.num_classes, self.aux = arch, cfg, num_classes, aux
+        self.train_output_stride = 1  # set by the training loop (recipe.loss_stride)
         self.plan = build_plan(arch, cfg)
         self.stem = Stem(cfg)
         self.cells = nn.ModuleDict(
@@ -156,4 +160,5 @@ class SegNet(nn.Module):
             self.fusion,
             self.head,
             self.aux_heads if use_aux else None,
+            self.train_output_stride if self.training else 1,
         )

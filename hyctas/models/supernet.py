@@ -60,6 +60,7 @@ class Supernet(nn.Module):
     def __init__(self, cfg: SpaceConfig, num_classes: int, aux: bool = False) -> None:
         super().__init__()
         self.cfg, self.num_classes, self.aux = cfg, num_classes, aux
+        self.train_output_stride = 1  # set by the training loop (recipe.loss_stride)
         self.stem = Stem(cfg)
         self.cells = nn.ModuleDict()
         for index in range(cfg.max_depth):
@@ -116,6 +117,7 @@ class Supernet(nn.Module):
             self.fusions[fusion_key(plan.final_scales)],
             self.heads[str(len(plan.ends))],
             self.aux_heads if use_aux else None,
+            self.train_output_stride if self.training else 1,
         )
 
     def source_names(self, net: SegNet) -> dict[str, str]:

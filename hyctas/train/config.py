@@ -27,6 +27,7 @@ class TrainConfig:
     checkpoint_every: int
     log_every: int
     workers: int
+    loss_stride: int
     augment: AugmentConfig
 
     @classmethod

@@ -95,6 +95,8 @@ def train_loop(
             for tests of resumption.
     """
     model.to(device)
+    if hasattr(model, "train_output_stride"):
+        model.train_output_stride = cfg.loss_stride  # eval mode always predicts at full size
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay)

@@ -6,17 +6,28 @@ import torch
 import torch.nn.functional as F
 
 
+def subsample_labels(target: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """Nearest-neighbour label map at `size` (the centre pixel of each cell)."""
+    h, w = target.shape[-2:]
+    rows = ((torch.arange(size[0], device=target.device) + 0.5) * h / size[0]).long()
+    cols = ((torch.arange(size[1], device=target.device) + 0.5) * w / size[1]).long()
+    return target[..., rows[:, None], cols[None, :]]
+
+
 def topk_cross_entropy(
     logits: torch.Tensor, target: torch.Tensor, ignore_label: int, top_k: float
 ) -> torch.Tensor:
     """Mean cross-entropy of the hardest `top_k` share of the non-ignored pixels.
 
     Args:
-        logits: (N, C, H, W) scores at label resolution.
+        logits: (N, C, h, w) scores; when smaller than the labels (a network trained with an
+            output stride), the labels are subsampled to (h, w) by nearest neighbour.
         target: (N, H, W) labels.
         ignore_label: label excluded from the loss.
         top_k: share of pixels kept, in (0, 1]; 1 is plain cross-entropy.
     """
+    if logits.shape[-2:] != target.shape[-2:]:
+        target = subsample_labels(target, logits.shape[-2:])
     losses = F.cross_entropy(logits.float(), target, ignore_index=ignore_label, reduction="none")
     losses = losses.reshape(-1)[target.reshape(-1) != ignore_label]
     if losses.numel() == 0:

@@ -19,6 +19,7 @@ RECIPE = {
     "iterations": 8, "batch_size": 2, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
     "warmup_iters": 2, "poly_power": 0.9, "grad_clip": 1.0, "top_k": 0.5, "aux_weight": 0.2,
     "amp": "off", "channels_last": False, "checkpoint_every": 3, "log_every": 2, "workers": 0,
+    "loss_stride": 1,
     "augment": {"crop_height": 32, "crop_width": 64, "scale_min": 0.75, "scale_max": 1.5,
                 "flip_prob": 0.5, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
 }
@@ -109,3 +110,13 @@ def test_sampler_shards_and_resumes():
     rank1 = StepBatchSampler(10, 2, seed=1, total_steps=3, rank=1, world_size=2)
     for step in range(2):
         assert not set(rank0.batch(step)) & set(rank1.batch(step))
+
+
+def test_subsampled_labels_take_cell_centres():
+    from hyctas.train.loss import subsample_labels
+
+    target = torch.arange(64).reshape(1, 8, 8)
+    small = subsample_labels(target, (2, 2))
+    assert small.tolist() == [[[18, 22], [50, 54]]]
+    logits = torch.zeros(1, 3, 2, 2, requires_grad=True)
+    assert topk_cross_entropy(logits, torch.zeros(1, 8, 8, dtype=torch.long), 255, 1.0).item() > 0

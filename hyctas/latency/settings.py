@@ -1,0 +1,130 @@
+"""The `profile_latency` block of params.yaml: how latency is measured.
+
+Example:
+    >>> settings = ProfileSettings.from_params(params["profile_latency"])
+    >>> device, dtype = settings.torch_device(), settings.torch_dtype()
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+
+from hyctas.errors import ConfigError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+STATISTICS = ("median", "p10", "min")
+_INPUT_MULTIPLE = 64  # the network's input sides (see hyctas.models.network)
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """Measurement protocol; every field comes from params.yaml (no defaults).
+
+    Attributes:
+        device: "cpu", "cuda", "cuda:N" or "auto" (cuda when present).
+        height: Input image height (multiple of 64).
+        width: Input image width (multiple of 64).
+        batch_size: Images per forward pass.
+        dtype: "float32", "float16" or "bfloat16".
+        threads: `torch.set_num_threads` value for the whole measurement.
+        warmup: Untimed runs of each piece or network before timing.
+        repeats: Timed runs of each piece or network (one per round).
+        statistic: Summary of the timed runs used to predict: "median", "p10" or "min".
+        max_memory_mb: Rough bound on the pieces (weights + inputs) kept alive at once;
+            pieces are timed in interleaved rounds within groups of at most this size.
+        calibration_archs: Random architectures that fit the correction model.
+        validation_archs: Other random architectures that test the prediction.
+    """
+
+    device: str
+    height: int
+    width: int
+    batch_size: int
+    dtype: str
+    threads: int
+    warmup: int
+    repeats: int
+    statistic: str
+    max_memory_mb: int
+    calibration_archs: int
+    validation_archs: int
+
+    @classmethod
+    def from_params(cls, block: dict[str, Any]) -> ProfileSettings:
+        """Builds the settings from the `profile_latency` block.
+
+        Raises:
+            ConfigError: A key is missing, unknown or invalid (named `profile_latency.<key>`).
+        """
+        names = [f.name for f in fields(cls)]
+        if not isinstance(block, dict):
+            raise ConfigError("profile_latency: expected a mapping")
+        for key in sorted(set(block) - set(names)):
+            raise ConfigError(f"profile_latency.{key}: unknown key (allowed: {', '.join(names)})")
+        for key in names:
+            if key not in block:
+                raise ConfigError(f"profile_latency.{key}: missing (every key must be set)")
+        settings = cls(**{n: block[n] for n in names})
+        settings._validate()
+        return settings
+
+    def _validate(self) -> None:
+        for key in ("height", "width"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value <= 0 or value % _INPUT_MULTIPLE:
+                raise ConfigError(
+                    f"profile_latency.{key}: {value!r} must be a positive multiple of "
+                    f"{_INPUT_MULTIPLE} (the network halves the 1/32 feature once more)"
+                )
+        minimum = {"batch_size": 1, "threads": 1, "warmup": 0, "repeats": 1, "max_memory_mb": 1}
+        minimum |= {"calibration_archs": 2, "validation_archs": 2}
+        for key, low in minimum.items():
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"profile_latency.{key}: {value!r} must be an integer >= {low}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(
+                f"profile_latency.dtype: {self.dtype!r} unknown (allowed: {', '.join(DTYPES)})"
+            )
+        if self.statistic not in STATISTICS:
+            raise ConfigError(
+                f"profile_latency.statistic: {self.statistic!r} unknown "
+                f"(allowed: {', '.join(STATISTICS)})"
+            )
+        self.torch_device()
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) of the profiled images."""
+        return self.height, self.width
+
+    def torch_device(self) -> torch.device:
+        """The device to measure on.
+
+        Raises:
+            ConfigError: CUDA asked for but not available, or a malformed name.
+        """
+        name = self.device
+        if name == "auto":
+            name = "cuda" if torch.cuda.is_available() else "cpu"
+        if name != "cpu" and not (name == "cuda" or name.startswith("cuda:")):
+            raise ConfigError(
+                f"profile_latency.device: {self.device!r} invalid (allowed: cpu, cuda, cuda:N, auto)"
+            )
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(
+                f"profile_latency.device: {self.device!r} but no CUDA device is visible here; "
+                "use cpu (or auto), or run on a machine with a GPU"
+            )
+        return torch.device(name)
+
+    def torch_dtype(self) -> torch.dtype:
+        """The torch dtype of weights and inputs."""
+        return DTYPES[self.dtype]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data (recorded in the table's metadata)."""
+        return asdict(self)
