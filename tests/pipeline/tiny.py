@@ -23,9 +23,11 @@ def merge(base: dict, extra: dict) -> dict:
 
 
 def tiny_params(extra: dict | None = None) -> dict:
-    """params.yaml with the tiny overrides (and `extra`) applied."""
+    """params.yaml with the tiny overrides (and `extra`) applied; targets are replaced whole."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    return merge(merge(params, yaml.safe_load(OVERRIDES.read_text())), extra or {})
+    overrides = yaml.safe_load(OVERRIDES.read_text())
+    params["select"]["targets"] = overrides["select"]["targets"]
+    return merge(merge(params, overrides), extra or {})
 
 
 def tiny_repo(dest: Path, extra: dict | None = None) -> Path:
