@@ -3,6 +3,9 @@
 Examples:
     hyctas arch info results/search/fast.json --params params.yaml
     hyctas arch info HRTNET_S.json --input-size 1024 2048 --classes 19 --json
+    hyctas arch info results/search/fast.json --params params.yaml \
+        --latency-table results/profile_latency/latency_table.csv \
+        --latency-model results/profile_latency/latency_model.json
     hyctas predict --model results/retrain/fast/model.pt photo1.jpg photo2.png --out preds
 
 Exit status: 0 on success, 2 on a usage or input error (bad file, bad config, bad size).
@@ -20,7 +23,7 @@ from typing import Any
 import yaml
 
 from hyctas.errors import ConfigError, HyctasError
-from hyctas.space.arch import scale_name
+from hyctas.space.arch import Arch, scale_name
 from hyctas.space.config import SpaceConfig
 from hyctas.space.io import load_arch
 
@@ -94,7 +97,7 @@ def arch_info(args: argparse.Namespace) -> dict[str, Any]:
         }
         for b, cells in enumerate(arch.branches)
     ]
-    return {
+    info = {
         "file": args.file,
         "format": "published" if _is_published_file(args.file) else "hyctas",
         "search_space": source,
@@ -104,6 +107,38 @@ def arch_info(args: argparse.Namespace) -> dict[str, Any]:
         "final_scales": arch.final_scales(),
         "cost": arch_cost(arch, cfg, int(classes), (int(size[0]), int(size[1]))),
     }
+    if getattr(args, "latency_table", None):
+        info["latency"] = _latency_info(arch, cfg, args.latency_table, args.latency_model)
+    elif getattr(args, "latency_model", None):
+        raise ConfigError("--latency-model needs --latency-table (the table it was fitted on)")
+    return info
+
+
+def _latency_info(arch: Arch, cfg: SpaceConfig, table: str, model: str | None) -> dict[str, Any]:
+    from hyctas.latency.predictor import LatencyPredictor
+
+    predictor = LatencyPredictor.load(table, model)
+    predictor.check_space(cfg)
+    return predictor.describe(arch)
+
+
+def _format_latency(lat: dict[str, Any]) -> list[str]:
+    h, w = lat["input_size"]
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in lat["breakdown_ms"].items())
+    model = lat["model"]
+    how = (
+        f"{model['scale']:.4f} x table sum {lat['table_sum_ms']:.2f} ms "
+        f"{'-' if model['overhead_ms'] < 0 else '+'} {abs(model['overhead_ms']):.2f} ms"
+        if model
+        else "plain table sum, no --latency-model"
+    )
+    return [
+        f"latency:       {lat['predicted_ms']:.2f} ms predicted ({how})",
+        f"  table parts: {parts} ms",
+        f"  measured on: {lat['device']}, 1x3x{h}x{w} (batch {lat['batch_size']}), "
+        f"{lat['dtype']}, {lat['threads']} thread(s), {lat['statistic']} of {lat['repeats']} "
+        f"runs ({lat['clock']} clock), torch {lat['torch']}, {lat['date']}",
+    ]
 
 
 def _format_info(info: dict[str, Any]) -> str:
@@ -132,6 +167,8 @@ def _format_info(info: dict[str, Any]) -> str:
         f"activations:   {cost['activation_bytes'] / 2**20:.1f} MiB "
         "(sum of leaf-module outputs, float32, batch 1)",
     ]
+    if "latency" in info:
+        lines += _format_latency(info["latency"])
     return "\n".join(lines)
 
 
@@ -218,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--params",
         help="params.yaml whose search_space sizes the network (required for our format; "
         "without it a published-format file uses a built-in published-scale config)",
+    )
+    info.add_argument(
+        "--latency-table",
+        help="latency table of profile_latency: also print the predicted latency (at the "
+        "table's input size and device, whatever --input-size says)",
+    )
+    info.add_argument(
+        "--latency-model",
+        help="fitted correction of the same profile_latency run (default: plain table sum)",
     )
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(func=cmd_arch_info)

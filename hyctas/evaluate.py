@@ -7,7 +7,6 @@ on the configured device (warm-up, synchronisation, median of repeats, fixed thr
 
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -24,26 +23,33 @@ from hyctas.metrics import ConfusionMatrix
 from hyctas.models.cost import count_macs, count_params
 
 
-@torch.inference_mode()
-def measure_latency_ms(model: nn.Module, height: int, width: int, device: torch.device,
-                       warmup: int, repeats: int) -> dict[str, float]:
-    """Median, p10 and p90 milliseconds of one batch-1 forward pass (eval mode)."""
+def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
+    """End-to-end latency of one batch-1 forward pass, with profile_latency's protocol.
+
+    `block` is `evaluate.latency`: device, size, threads, clock (cpu: CPU time of the timing
+    thread, robust to other programs; wall: elapsed), warm-up, repeats and the statistic
+    reported as `latency_ms` (FPS is its inverse).
+    """
+    from hyctas.errors import ConfigError
+    from hyctas.latency.timing import synchronizer, time_interleaved
+
+    device = torch.device(block["device"])
+    if block["clock"] == "cpu" and (device.type != "cpu" or block["threads"] != 1):
+        raise ConfigError("evaluate.latency.clock: cpu needs device cpu and threads 1 (use clock: wall)")
     model = model.to(device).eval()
-    x = torch.randn(1, 3, height, width, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        model(x)
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(x)
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
-    q = np.percentile(times, [10, 90])
-    median = statistics.median(times)
-    return {"latency_ms": median, "latency_p10_ms": float(q[0]), "latency_p90_ms": float(q[1]),
-            "fps": 1000.0 / median}
+    x = torch.randn(1, 3, block["height"], block["width"], device=device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(block["threads"])
+    try:
+        with torch.inference_mode():
+            (timing,) = time_interleaved([lambda: model(x)], block["warmup"], block["repeats"],
+                                         synchronizer(device), seed=0,
+                                         clock=time.thread_time if block["clock"] == "cpu" else time.perf_counter)
+    finally:
+        torch.set_num_threads(threads)
+    latency = timing.value(block["statistic"])
+    return {"latency_ms": latency, "latency_median_ms": timing.median_ms, "latency_p90_ms": timing.p90_ms,
+            "fps": 1000.0 / latency}
 
 
 def val_confusion(model: nn.Module, lists_dir: Path, state: dict, base: dict, device: torch.device,

@@ -18,6 +18,7 @@ from hyctas.evaluate import (accuracy_metrics, measure_latency_ms, plot_confusio
 from hyctas.export import check_onnx, checkpoint_metadata, export_onnx
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
+from hyctas.space.arch import Arch
 from hyctas.stage import run_stage, stage_parser
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device
@@ -42,16 +43,13 @@ def main(args: argparse.Namespace) -> None:
     device = resolve_device(base["device"])
     model, state = load_model(args.model, device)
     target = state.get("target") or args.model.parent.name
-    tags = {"hyctas.arch_id": state["arch"].get("id", "") if state["kind"] == "segnet" else "baseline"}
+    tags = {"hyctas.arch_id": Arch.from_dict(state["arch"]).id if state["kind"] == "segnet" else "baseline"}
     with stage_run(STAGE, params, target=target, tags=tags) as run:
         matrix, dataset = val_confusion(model, args.lists, state, base, device, block["flip"])
         metrics = {"target": target, "kind": state["kind"], **accuracy_metrics(matrix, base["num_classes"])}
         height, width = dataset[0][0].shape[-2:]
         metrics.update(size_metrics(model, height, width))
-        lat = block["latency"]
-        torch.set_num_threads(lat["threads"])
-        metrics.update(measure_latency_ms(model, lat["height"], lat["width"], resolve_device(lat["device"]),
-                                          lat["warmup"], lat["repeats"]))
+        metrics.update(measure_latency_ms(model, block["latency"]))
         model.to(device)
         plot_confusion(args.confusion, matrix, base["num_classes"], f"{target}: mIoU {metrics['miou']:.3f}")
         plot_overlays(args.overlays, model, dataset, block["overlay_images"], base["num_classes"], device)

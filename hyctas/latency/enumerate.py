@@ -131,9 +131,7 @@ def fusion_probes(cfg: SpaceConfig) -> Iterator[Arch]:
             yield Arch(tuple(branches))
 
 
-def enumerate_keys(
-    cfg: SpaceConfig, num_classes: int, input_size: tuple[int, int]
-) -> list[OpKey]:
+def enumerate_keys(cfg: SpaceConfig, num_classes: int, input_size: tuple[int, int]) -> list[OpKey]:
     """Sorted, distinct keys of every piece any architecture of `cfg` can run.
 
     Args:

@@ -106,9 +106,7 @@ def fusion_key(plan: Plan, cfg: SpaceConfig, input_size: tuple[int, int]) -> OpK
     return OpKey(FUSION, c_in, c_out, h, w, 1, encode_ends(ends))
 
 
-def head_key(
-    plan: Plan, cfg: SpaceConfig, num_classes: int, input_size: tuple[int, int]
-) -> OpKey:
+def head_key(plan: Plan, cfg: SpaceConfig, num_classes: int, input_size: tuple[int, int]) -> OpKey:
     """Key of the main head of a plan (its input width grows with the branch count)."""
     h, w = scale_size(input_size, 0)
     return OpKey(HEAD, cfg.channels(0, 1.0) * len(plan.ends), num_classes, h, w, 1)

@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -16,6 +18,9 @@ from hyctas.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 STATISTICS = ("median", "p10", "min")
+# wall: elapsed time, what a user waits; cpu: CPU time of the calling thread, which leaves
+# out the time the OS gave the core to other programs (equal to wall on an idle core).
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
 _INPUT_MULTIPLE = 64  # the network's input sides (see hyctas.models.network)
 
 
@@ -30,6 +35,8 @@ class ProfileSettings:
         batch_size: Images per forward pass.
         dtype: "float32", "float16" or "bfloat16".
         threads: `torch.set_num_threads` value for the whole measurement.
+        clock: "wall" (elapsed time) or "cpu" (CPU time of the measuring thread: robust to
+            other programs on a shared machine; needs device cpu and threads 1).
         warmup: Untimed runs of each piece or network before timing.
         repeats: Timed runs of each piece or network (one per round).
         statistic: Summary of the timed runs used to predict: "median", "p10" or "min".
@@ -45,6 +52,7 @@ class ProfileSettings:
     batch_size: int
     dtype: str
     threads: int
+    clock: str
     warmup: int
     repeats: int
     statistic: str
@@ -94,7 +102,16 @@ class ProfileSettings:
                 f"profile_latency.statistic: {self.statistic!r} unknown "
                 f"(allowed: {', '.join(STATISTICS)})"
             )
-        self.torch_device()
+        if self.clock not in CLOCKS:
+            raise ConfigError(
+                f"profile_latency.clock: {self.clock!r} unknown (allowed: {', '.join(CLOCKS)})"
+            )
+        device = self.torch_device()
+        if self.clock == "cpu" and (device.type != "cpu" or self.threads != 1):
+            raise ConfigError(
+                "profile_latency.clock: cpu times the calling thread only, so it needs "
+                f"device cpu and threads 1 (got {self.device}, {self.threads}); use wall"
+            )
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -112,7 +129,8 @@ class ProfileSettings:
             name = "cuda" if torch.cuda.is_available() else "cpu"
         if name != "cpu" and not (name == "cuda" or name.startswith("cuda:")):
             raise ConfigError(
-                f"profile_latency.device: {self.device!r} invalid (allowed: cpu, cuda, cuda:N, auto)"
+                f"profile_latency.device: {self.device!r} invalid "
+                "(allowed: cpu, cuda, cuda:N, auto)"
             )
         if name.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(
@@ -120,6 +138,10 @@ class ProfileSettings:
                 "use cpu (or auto), or run on a machine with a GPU"
             )
         return torch.device(name)
+
+    def clock_fn(self) -> Callable[[], float]:
+        """The clock (seconds) that times each run."""
+        return CLOCKS[self.clock]
 
     def torch_dtype(self) -> torch.dtype:
         """The torch dtype of weights and inputs."""

@@ -3,7 +3,8 @@
 Protocol (the same for table entries and end-to-end networks): fixed `torch` thread count,
 eval mode, `torch.inference_mode`, garbage collector paused, `warmup` untimed runs of each
 item, then `repeats` rounds; each round times every item of a group once, in a fresh
-seeded random order, with the device synchronised before and after the call (CUDA). A
+seeded random order, with the device synchronised before and after the call (CUDA), on
+the wall clock or the measuring thread's CPU clock (`clock`). A
 burst of load from other programs thus lands on many items a little instead of on a few
 items a lot. Items are grouped so that at most about `max_memory_mb` of weights and inputs
 are alive at once. Each item's samples are summarised by median, p10, p90 and min.
@@ -98,8 +99,12 @@ def time_interleaved(
     sync: Callable[[], None],
     seed: int,
     progress: tqdm | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[Timing]:
-    """Times each runner `repeats` times in interleaved, shuffled rounds (see module doc)."""
+    """Times each runner `repeats` times in interleaved, shuffled rounds (see module doc).
+
+    `clock` returns seconds: `time.perf_counter` (wall) or `time.thread_time` (CPU).
+    """
     for run in runners:
         for _ in range(warmup):
             run()
@@ -113,10 +118,10 @@ def time_interleaved(
         rng.shuffle(order)
         for i in order:
             sync()
-            start = time.perf_counter()
+            start = clock()
             runners[i]()
             sync()
-            samples[i].append((time.perf_counter() - start) * 1e3)
+            samples[i].append((clock() - start) * 1e3)
         if progress is not None:
             progress.update(len(order))
     return [Timing.from_samples(s) for s in samples]
@@ -161,7 +166,13 @@ def _time_all(
         for group in _grouped(moved, settings.max_memory_mb * 2**20):
             runners = [p.runner() for p in group]
             timings += time_interleaved(
-                runners, settings.warmup, settings.repeats, sync, seed + len(timings), bar
+                runners,
+                settings.warmup,
+                settings.repeats,
+                sync,
+                seed + len(timings),
+                bar,
+                settings.clock_fn(),
             )
             del group, runners
     return timings

@@ -93,3 +93,48 @@ def test_no_subcommand_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
+
+
+def _latency_files(tmp_path: Path, fch: int) -> tuple[Path, Path]:
+    """A table with 1 ms per piece for SPACE (with `fch`) at 64x128, and a model 2x + 1 ms."""
+    from hyctas.latency import LatencyModel, LatencyTable, enumerate_keys
+    from hyctas.latency.timing import Timing
+    from hyctas.space.config import SpaceConfig
+
+    space = dict(SPACE, fch=fch)
+    keys = enumerate_keys(SpaceConfig.from_params(space), 7, (64, 128))
+    meta = {
+        "statistic": "median", "height": 64, "width": 128, "num_classes": 7,
+        "search_space": space, "device": "cpu: test", "threads": 1, "clock": "cpu",
+        "batch_size": 1, "dtype": "float32", "repeats": 5, "torch": "x", "date": "today",
+    }  # fmt: skip
+    table = LatencyTable({k: Timing(1.0, 1.0, 1.0, 1.0, 5) for k in keys}, meta)
+    table.save(tmp_path / f"table{fch}.csv")
+    LatencyModel(2.0, 1.0, 10, table.digest()).save(tmp_path / f"model{fch}.json")
+    return tmp_path / f"table{fch}.csv", tmp_path / f"model{fch}.json"
+
+
+def test_info_predicted_latency(ours, tmp_path: Path, capsys) -> None:
+    arch_file, params = ours
+    table, model = _latency_files(tmp_path, fch=SPACE["fch"])
+    argv = ["arch", "info", str(arch_file), "--params", str(params), "--input-size", "64", "128"]
+    assert main([*argv, "--latency-table", str(table), "--latency-model", str(model)]) == 0
+    out = capsys.readouterr().out
+    # stem + 6 cells (2 + 4, no shared prefix) + fusion + head = 9 pieces of 1 ms: 2 * 9 + 1.
+    assert "latency:       19.00 ms predicted (2.0000 x table sum 9.00 ms + 1.00 ms)" in out
+    assert "stem 1.00, cells 6.00, fusion 1.00, head 1.00 ms" in out
+    assert "1x3x64x128 (batch 1), float32, 1 thread(s), median of 5 runs (cpu clock)" in out
+    assert main([*argv, "--latency-table", str(table), "--json"]) == 0
+    latency = json.loads(capsys.readouterr().out)["latency"]
+    assert latency["predicted_ms"] == latency["table_sum_ms"] == 9.0 and latency["model"] is None
+
+
+def test_info_latency_table_of_another_space_is_an_error(ours, tmp_path: Path, capsys) -> None:
+    arch_file, params = ours
+    table, _ = _latency_files(tmp_path, fch=2)
+    argv = ["arch", "info", str(arch_file), "--params", str(params), "--latency-table", str(table)]
+    assert main(argv) == 2
+    assert "profiled for another search space (fch 4 vs 2" in capsys.readouterr().err
+    assert main(["arch", "info", str(arch_file), "--params", str(params),
+                 "--latency-model", "m.json"]) == 2  # fmt: skip
+    assert "--latency-model needs --latency-table" in capsys.readouterr().err

@@ -1,0 +1,72 @@
+"""Stage profile_latency: per-piece latency table on this device, fitted and validated.
+
+Times every piece (cell configuration, stem, fusion, head) the search space can produce at
+`profile_latency.height` x `width`, fits `scale * table_sum + overhead` on random
+calibration architectures measured end to end, and validates the prediction on other
+random architectures (MAPE, Kendall tau, scatter plot). See hyctas/latency/__init__.py.
+
+    python -m stages.profile_latency --params params.yaml \
+        --table results/profile_latency/latency_table.csv \
+        --model results/profile_latency/latency_model.json \
+        --validation results/profile_latency/validation.csv \
+        --plot results/profile_latency/validation.png \
+        --metrics-out results/profile_latency/metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hyctas.latency.profile import run_profile
+from hyctas.latency.settings import ProfileSettings
+from hyctas.latency.validation import plot_validation, write_rows
+from hyctas.params import load_params
+from hyctas.space.config import SpaceConfig
+from hyctas.stage import run_stage, stage_parser
+from hyctas.tracking import stage_run
+
+STAGE = "profile_latency"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--table", type=Path, required=True, help="latency table CSV")
+    parser.add_argument("--model", type=Path, required=True, help="fitted correction JSON")
+    parser.add_argument("--validation", type=Path, required=True, help="per-architecture CSV")
+    parser.add_argument("--plot", type=Path, required=True, help="predicted vs measured PNG")
+    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
+    return parser.parse_args()
+
+
+def main(args: argparse.Namespace) -> None:
+    params = load_params(args.params)
+    base = params["base"]
+    cfg = SpaceConfig.from_params(params["search_space"])
+    settings = ProfileSettings.from_params(params[STAGE])
+    with stage_run(STAGE, params) as run:
+        result = run_profile(cfg, base["num_classes"], settings, base["seed"])
+        result.table.save(args.table)
+        result.model.save(args.model)
+        write_rows(args.validation, result.rows)
+        m = result.metrics
+        plot_validation(
+            args.plot,
+            [r["predicted_ms"] for r in result.rows],
+            [r["measured_ms"] for r in result.rows],
+            [r["branches"] for r in result.rows],
+            f"{result.table.meta['device']}, {settings.threads} thread(s), "
+            f"{settings.statistic} of {settings.repeats} ({settings.clock} clock)\n"
+            f"{m['validation_archs']} archs: MAPE {m['mape_pct']:.2f} %, "
+            f"Kendall tau {m['kendall_tau']:.3f}",
+        )
+        run.log_artifact(args.plot)
+        run.write_metrics(args.metrics_out, m)
+    print(
+        f"[{STAGE}] {m['keys']} keys, table {m['table_seconds']} s, total {m['total_seconds']} s, "
+        f"MAPE {m['mape_pct']:.2f} %, Kendall tau {m['kendall_tau']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(STAGE, main, parse_args())

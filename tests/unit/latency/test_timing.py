@@ -1,0 +1,99 @@
+"""Timing protocol and the settings block."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hyctas.errors import ConfigError
+from hyctas.latency.settings import ProfileSettings
+from hyctas.latency.timing import Timing, profiling, time_interleaved
+
+from .conftest import profile_block, settings
+
+
+def test_timing_summary_matches_numpy() -> None:
+    samples = [5.0, 1.0, 3.0, 2.0, 4.0, 10.0]
+    t = Timing.from_samples(samples)
+    assert t.median_ms == pytest.approx(np.median(samples))
+    assert t.p10_ms == pytest.approx(np.percentile(samples, 10))
+    assert t.p90_ms == pytest.approx(np.percentile(samples, 90))
+    assert (t.min_ms, t.runs) == (1.0, 6)
+    assert t.value("min") == 1.0 and t.value("median") == t.median_ms
+
+
+def test_interleaved_rounds_call_each_runner_and_shuffle() -> None:
+    calls: list[str] = []
+    runners = [lambda n=n: calls.append(n) for n in "abcd"]
+    timings = time_interleaved(runners, warmup=2, repeats=5, sync=lambda: None, seed=0)
+    assert [t.runs for t in timings] == [5, 5, 5, 5]
+    assert calls[:8] == list("aabbccdd")  # warm-up, then rounds
+    rounds = [calls[8 + 4 * r : 12 + 4 * r] for r in range(5)]
+    assert all(sorted(r) == list("abcd") for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1  # the order changes between rounds
+
+
+def test_cpu_clock_leaves_out_sleeping() -> None:
+    import time
+
+    (wall,) = time_interleaved([lambda: time.sleep(0.02)], 0, 2, lambda: None, 0)
+    (cpu,) = time_interleaved([lambda: time.sleep(0.02)], 0, 2, lambda: None, 0, None,
+                              time.thread_time)  # fmt: skip
+    assert wall.min_ms >= 19.0 and cpu.p90_ms < 5.0
+
+
+def test_profiling_fixes_and_restores_threads() -> None:
+    before = torch.get_num_threads()
+    with profiling(settings(threads=1)):
+        assert torch.get_num_threads() == 1 and torch.is_inference_mode_enabled()
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"height": 100}, "profile_latency.height"),
+        ({"repeats": 0}, "profile_latency.repeats"),
+        ({"dtype": "int8"}, "profile_latency.dtype"),
+        ({"statistic": "mean"}, "profile_latency.statistic"),
+        ({"device": "tpu"}, "profile_latency.device"),
+        ({"colour": 1}, "profile_latency.colour: unknown key"),
+        ({"clock": "tsc"}, "profile_latency.clock"),
+        ({"clock": "cpu", "threads": 2}, "needs device cpu and threads 1"),
+    ],
+)
+def test_bad_settings_are_named(override: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        settings(**override)
+
+
+def test_missing_setting_is_named() -> None:
+    block = profile_block()
+    del block["threads"]
+    with pytest.raises(ConfigError, match="profile_latency.threads: missing"):
+        ProfileSettings.from_params(block)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_cuda_without_gpu_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        settings(device="cuda", clock="wall")
+    assert settings(device="auto").torch_device().type == "cpu"
+
+
+def test_groups_respect_the_memory_budget() -> None:
+    from hyctas.latency.keys import OpKey
+    from hyctas.latency.pieces import build_piece
+    from hyctas.latency.timing import _grouped, _piece_bytes
+
+    from .conftest import CLASSES, space
+
+    cfg = space()
+    pieces = [build_piece(OpKey("conv", 8, 8, 8, 16, 1), cfg, CLASSES, 1) for _ in range(5)]
+    size = _piece_bytes(pieces[0])
+    # conv weight and 4 BN vectors in float32, the int64 batch counter, the input.
+    assert size == (8 * 8 * 9 + 4 * 8) * 4 + 8 + 8 * 16 * 8 * 4
+    groups = list(_grouped(iter(pieces), budget_bytes=2 * size))
+    assert [len(g) for g in groups] == [2, 2, 1]
+    assert [len(g) for g in _grouped(iter(pieces), budget_bytes=1)] == [1] * 5
