@@ -6,7 +6,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run snakemake test test-fast lint format clean
+.PHONY: setup run snakemake test test-e2e test-fast lint format clean
 
 setup: $(VENV)/.installed
 
@@ -25,8 +25,13 @@ run: setup
 snakemake: setup
 	snakemake --cores 2
 
+# The suite (< 15 min): unit tests, stage-level pipeline tests, DAG parity.
 test: setup
-	pytest -q
+	pytest -q -m "not e2e and not slurm"
+
+# Whole-DAG tests on tiny params (both engines, SLURM, MLflow under concurrency): slower.
+test-e2e: setup
+	pytest -q -m "e2e or slurm"
 
 test-fast: setup
 	pytest -q -m "not pipeline and not slow"

@@ -35,30 +35,49 @@ def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
 
     device = torch.device(block["device"])
     if block["clock"] == "cpu" and (device.type != "cpu" or block["threads"] != 1):
-        raise ConfigError("evaluate.latency.clock: cpu needs device cpu and threads 1 (use clock: wall)")
+        raise ConfigError(
+            "evaluate.latency.clock: cpu needs device cpu and threads 1 (use clock: wall)"
+        )
     model = model.to(device).eval()
     x = torch.randn(1, 3, block["height"], block["width"], device=device)
     threads = torch.get_num_threads()
     torch.set_num_threads(block["threads"])
     try:
         with torch.inference_mode():
-            (timing,) = time_interleaved([lambda: model(x)], block["warmup"], block["repeats"],
-                                         synchronizer(device), seed=0,
-                                         clock=time.thread_time if block["clock"] == "cpu" else time.perf_counter)
+            (timing,) = time_interleaved(
+                [lambda: model(x)],
+                block["warmup"],
+                block["repeats"],
+                synchronizer(device),
+                seed=0,
+                clock=time.thread_time if block["clock"] == "cpu" else time.perf_counter,
+            )
     finally:
         torch.set_num_threads(threads)
     latency = timing.value(block["statistic"])
-    return {"latency_ms": latency, "latency_median_ms": timing.median_ms, "latency_p90_ms": timing.p90_ms,
-            "fps": 1000.0 / latency}
+    return {
+        "latency_ms": latency,
+        "latency_median_ms": timing.median_ms,
+        "latency_p90_ms": timing.p90_ms,
+        "fps": 1000.0 / latency,
+    }
 
 
-def val_confusion(model: nn.Module, lists_dir: Path, state: dict, base: dict, device: torch.device,
-                  flip: bool) -> tuple[ConfusionMatrix, SegmentationDataset]:
+def val_confusion(
+    model: nn.Module, lists_dir: Path, state: dict, base: dict, device: torch.device, flip: bool
+) -> tuple[ConfusionMatrix, SegmentationDataset]:
     """Confusion matrix over the whole val split at full resolution."""
-    dataset = SegmentationDataset(lists_dir / "val.txt", ignore_label=base["ignore_label"],
-                                  mean=state["mean"], std=state["std"], augment=None)
+    dataset = SegmentationDataset(
+        lists_dir / "val.txt",
+        ignore_label=base["ignore_label"],
+        mean=state["mean"],
+        std=state["std"],
+        augment=None,
+    )
     batches = ((img[None], lbl[None]) for img, lbl in (dataset[i] for i in range(len(dataset))))
-    return confusion(model, batches, base["num_classes"], base["ignore_label"], device, flip), dataset
+    return confusion(
+        model, batches, base["num_classes"], base["ignore_label"], device, flip
+    ), dataset
 
 
 def accuracy_metrics(matrix: ConfusionMatrix, num_classes: int) -> dict[str, Any]:
@@ -67,7 +86,8 @@ def accuracy_metrics(matrix: ConfusionMatrix, num_classes: int) -> dict[str, Any
     names = trainid_names(num_classes)
     present = matrix.present()
     return {
-        "miou": matrix.miou(), "pixel_accuracy": matrix.pixel_accuracy(),
+        "miou": matrix.miou(),
+        "pixel_accuracy": matrix.pixel_accuracy(),
         "classes_evaluated": int(present.sum()),
         "iou": {names[i]: (float(iou[i]) if present[i] else None) for i in range(num_classes)},
     }
@@ -87,7 +107,9 @@ def plot_confusion(path: Path, matrix: ConfusionMatrix, num_classes: int, title:
     import matplotlib.pyplot as plt
 
     rows = matrix.matrix.sum(1, keepdims=True)
-    norm = np.divide(matrix.matrix, rows, out=np.zeros_like(matrix.matrix, dtype=float), where=rows > 0)
+    norm = np.divide(
+        matrix.matrix, rows, out=np.zeros_like(matrix.matrix, dtype=float), where=rows > 0
+    )
     names = trainid_names(num_classes)
     fig, ax = plt.subplots(figsize=(9, 8))
     ax.imshow(norm, cmap="viridis", vmin=0, vmax=1)
@@ -102,9 +124,15 @@ def plot_confusion(path: Path, matrix: ConfusionMatrix, num_classes: int, title:
     plt.close(fig)
 
 
-def plot_overlays(path: Path, model: nn.Module, dataset: SegmentationDataset, count: int,
-                  num_classes: int, device: torch.device) -> None:
-    """Image | ground truth | prediction rows for the first `count` val frames, Cityscapes colours."""
+def plot_overlays(
+    path: Path,
+    model: nn.Module,
+    dataset: SegmentationDataset,
+    count: int,
+    num_classes: int,
+    device: torch.device,
+) -> None:
+    """Rows of image | truth | prediction for the first `count` val frames (Cityscapes colours)."""
     import cv2
 
     colors = np.vstack([trainid_colors(num_classes), np.zeros((256 - num_classes, 3), np.uint8)])

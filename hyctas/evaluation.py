@@ -55,6 +55,8 @@ def confusion(
     for image, label in batches:
         logits = predict(model, image.to(device), flip)
         if logits.shape[-2:] != label.shape[-2:]:
-            logits = F.interpolate(logits, size=label.shape[-2:], mode="bilinear", align_corners=False)
+            logits = F.interpolate(
+                logits, size=label.shape[-2:], mode="bilinear", align_corners=False
+            )
         matrix.update(logits.argmax(1).cpu(), label)
     return matrix

@@ -38,7 +38,7 @@ class ConfusionMatrix:
         self.matrix += other
 
     def iou(self) -> np.ndarray:
-        """IoU per class = TP / (TP + FP + FN); NaN for classes absent from both GT and prediction."""
+        """IoU per class = TP / (TP + FP + FN); NaN for a class absent from truth and prediction."""
         tp = np.diag(self.matrix).astype(np.float64)
         denom = self.matrix.sum(0) + self.matrix.sum(1) + self.missed - tp
         with np.errstate(invalid="ignore", divide="ignore"):

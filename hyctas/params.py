@@ -56,7 +56,9 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: params file not found; pass --params with the path of params.yaml.")
+        raise ConfigError(
+            f"{path}: params file not found; pass --params with the path of params.yaml."
+        )
     try:
         with open(path, encoding="utf-8") as f:
             params = yaml.safe_load(f)
@@ -73,7 +75,7 @@ def params_hash(block: Any) -> str:
 
 
 def flatten(block: dict, prefix: str = "") -> dict[str, Any]:
-    """Flatten nested dicts to dotted keys (`{"a": {"b": 1}}` -> `{"a.b": 1}`), for MLflow params."""
+    """Flatten nested dicts to dotted keys (`{"a": {"b": 1}}` -> `{"a.b": 1}`) for MLflow."""
     flat: dict[str, Any] = {}
     for key, value in block.items():
         dotted = f"{prefix}{key}"

@@ -19,7 +19,9 @@ def _read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def collect_rows(targets: list[str], select_dir: Path, retrain_dir: Path, evaluate_dir: Path) -> list[dict]:
+def collect_rows(
+    targets: list[str], select_dir: Path, retrain_dir: Path, evaluate_dir: Path
+) -> list[dict]:
     """One row per target joining its spec, training and evaluation metrics."""
     rows = []
     for name in targets:
@@ -27,16 +29,24 @@ def collect_rows(targets: list[str], select_dir: Path, retrain_dir: Path, evalua
         evaluated = _read(evaluate_dir / name / "metrics.json")
         trained = _read(retrain_dir / name / "metrics.json")
         predicted = spec.get("predicted", {})
-        rows.append({
-            "target": name, "kind": spec["kind"],
-            "arch_id": spec.get("arch_id", spec.get("baseline", {}).get("name", "")),
-            "compact": spec.get("compact", ""),
-            "branches": len(spec["arch"]["branches"]) if spec["kind"] == "segnet" else None,
-            "params_m": evaluated["params"] / 1e6, "macs_g": evaluated["macs"] / 1e9,
-            "predicted_latency_ms": predicted.get("latency_ms"), "latency_ms": evaluated["latency_ms"],
-            "fps": evaluated["fps"], "supernet_miou": predicted.get("miou"), "miou": evaluated["miou"],
-            "init": trained.get("init"), "train_seconds": trained.get("seconds"),
-        })
+        rows.append(
+            {
+                "target": name,
+                "kind": spec["kind"],
+                "arch_id": spec.get("arch_id", spec.get("baseline", {}).get("name", "")),
+                "compact": spec.get("compact", ""),
+                "branches": len(spec["arch"]["branches"]) if spec["kind"] == "segnet" else None,
+                "params_m": evaluated["params"] / 1e6,
+                "macs_g": evaluated["macs"] / 1e9,
+                "predicted_latency_ms": predicted.get("latency_ms"),
+                "latency_ms": evaluated["latency_ms"],
+                "fps": evaluated["fps"],
+                "supernet_miou": predicted.get("miou"),
+                "miou": evaluated["miou"],
+                "init": trained.get("init"),
+                "train_seconds": trained.get("seconds"),
+            }
+        )
     return rows
 
 
@@ -48,15 +58,23 @@ def verdict(rows: list[dict]) -> str:
         return "No baseline (or no searched target) was retrained, so there is no comparison."
     lines = []
     for base in baselines:
-        winners = [r for r in searched if r["miou"] > base["miou"] and r["latency_ms"] < base["latency_ms"]]
+        winners = [
+            r for r in searched if r["miou"] > base["miou"] and r["latency_ms"] < base["latency_ms"]
+        ]
         if winners:
-            names = ", ".join(f"`{r['target']}` ({r['miou']:.3f} mIoU, {r['latency_ms']:.1f} ms)" for r in winners)
-            lines.append(f"Beats the baseline `{base['target']}` ({base['miou']:.3f} mIoU, "
-                         f"{base['latency_ms']:.1f} ms) in mIoU at lower measured latency: {names}.")
+            names = ", ".join(
+                f"`{r['target']}` ({r['miou']:.3f} mIoU, {r['latency_ms']:.1f} ms)" for r in winners
+            )
+            lines.append(
+                f"Beats the baseline `{base['target']}` ({base['miou']:.3f} mIoU, "
+                f"{base['latency_ms']:.1f} ms) in mIoU at lower measured latency: {names}."
+            )
         else:
-            lines.append(f"**No searched architecture beats the baseline `{base['target']}` "
-                         f"({base['miou']:.3f} mIoU, {base['latency_ms']:.1f} ms) in mIoU at lower "
-                         "measured latency on this run.**")
+            lines.append(
+                f"**No searched architecture beats the baseline `{base['target']}` "
+                f"({base['miou']:.3f} mIoU, {base['latency_ms']:.1f} ms) in mIoU at lower "
+                "measured latency on this run.**"
+            )
     return "\n".join(lines)
 
 
@@ -77,28 +95,49 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def markdown(rows: list[dict], search: dict, tau: float | None, plots: dict[str, str], title: str) -> str:
+def markdown(
+    rows: list[dict], search: dict, tau: float | None, plots: dict[str, str], title: str
+) -> str:
     """The summary report as Markdown."""
-    head = ("| target | arch id | branches | params (M) | MACs (G) | predicted latency (ms) | "
-            "measured latency (ms) | FPS | supernet mIoU | mIoU |\n|" + "---|" * 10)
+    head = (
+        "| target | arch id | branches | params (M) | MACs (G) | predicted latency (ms) | "
+        "measured latency (ms) | FPS | supernet mIoU | mIoU |\n|" + "---|" * 10
+    )
     body = [
-        f"| {r['target']} | `{r['arch_id']}` | {_fmt(r['branches'])} | {r['params_m']:.3f} | {r['macs_g']:.2f} | "
+        f"| {r['target']} | `{r['arch_id']}` | {_fmt(r['branches'])} | {r['params_m']:.3f} | "
+        f"{r['macs_g']:.2f} | "
         f"{_fmt(r['predicted_latency_ms'], 1)} | {r['latency_ms']:.1f} | {r['fps']:.1f} | "
         f"{_fmt(r['supernet_miou'])} | {r['miou']:.3f} |"
         for r in rows
     ]
-    lines = [f"# {title}", "", head, *body, "", "## Verdict", "", verdict(rows), "",
-             "## Search", ""]
+    lines = [
+        f"# {title}",
+        "",
+        head,
+        *body,
+        "",
+        "## Verdict",
+        "",
+        verdict(rows),
+        "",
+        "## Search",
+        "",
+    ]
     lines += [f"- {k}: {_fmt(v) if isinstance(v, float) else v}" for k, v in search.items()]
-    lines += ["", f"- Kendall tau, supernet mIoU vs retrained mIoU over the searched targets: {_fmt(tau)}",
-              "", "## Architectures", ""]
+    lines += [
+        "",
+        f"- Kendall tau, supernet mIoU vs retrained mIoU over the searched targets: {_fmt(tau)}",
+        "",
+        "## Architectures",
+        "",
+    ]
     lines += [f"- `{r['target']}`: `{r['compact']}`" for r in rows if r["compact"]]
     lines += ["", "## Plots", ""] + [f"![{title}]({name})" for title, name in plots.items()]
     return "\n".join(lines) + "\n"
 
 
 def plot_front_with_targets(path: Path, archive_csv: Path, rows: list[dict]) -> None:
-    """Searched architectures (supernet mIoU vs predicted latency) and where the retrained ones landed."""
+    """Searched architectures (supernet mIoU, predicted ms) and where the retrained ones landed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,13 +146,29 @@ def plot_front_with_targets(path: Path, archive_csv: Path, rows: list[dict]) -> 
 
     archive = pd.read_csv(archive_csv)
     fig, ax = plt.subplots(figsize=(7, 5))
-    ax.scatter(archive["latency_ms"], archive["miou"], s=10, c="0.7", label="searched (supernet mIoU, predicted ms)")
+    ax.scatter(
+        archive["latency_ms"],
+        archive["miou"],
+        s=10,
+        c="0.7",
+        label="searched (supernet mIoU, predicted ms)",
+    )
     for r in rows:
         marker = "s" if r["kind"] == "baseline" else "o"
-        ax.scatter(r["latency_ms"], r["miou"], marker=marker, s=60, label=f"{r['target']} retrained (measured)")
+        ax.scatter(
+            r["latency_ms"],
+            r["miou"],
+            marker=marker,
+            s=60,
+            label=f"{r['target']} retrained (measured)",
+        )
         if r["supernet_miou"] is not None:
-            ax.annotate("", xy=(r["latency_ms"], r["miou"]), xytext=(r["predicted_latency_ms"], r["supernet_miou"]),
-                        arrowprops={"arrowstyle": "->", "color": "0.4"})
+            ax.annotate(
+                "",
+                xy=(r["latency_ms"], r["miou"]),
+                xytext=(r["predicted_latency_ms"], r["supernet_miou"]),
+                arrowprops={"arrowstyle": "->", "color": "0.4"},
+            )
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("val mIoU")
     ax.legend(fontsize=7)
@@ -144,15 +199,25 @@ def plot_rank(path: Path, rows: list[dict], tau: float | None) -> None:
     plt.close(fig)
 
 
-def write_report(out_dir: Path, rows: list[dict], search_metrics: dict, archive_csv: Path, title: str) -> dict:
+def write_report(
+    out_dir: Path, rows: list[dict], search_metrics: dict, archive_csv: Path, title: str
+) -> dict:
     """Write summary.md, summary.json, front.png and rank.png into `out_dir`; return the metrics."""
     tau = rank_correlation(rows)
     plot_front_with_targets(out_dir / "front.png", archive_csv, rows)
     plot_rank(out_dir / "rank.png", rows, tau)
-    search = {k: search_metrics[k] for k in ("evaluations", "hv_nsga2", "hv_random", "hv_ratio",
-                                             "mean_eval_seconds") if k in search_metrics}
-    text = markdown(rows, search, tau, {"Front and retrained targets": "front.png",
-                                        "Supernet vs retrained mIoU": "rank.png"}, title)
+    search = {
+        k: search_metrics[k]
+        for k in ("evaluations", "hv_nsga2", "hv_random", "hv_ratio", "mean_eval_seconds")
+        if k in search_metrics
+    }
+    text = markdown(
+        rows,
+        search,
+        tau,
+        {"Front and retrained targets": "front.png", "Supernet vs retrained mIoU": "rank.png"},
+        title,
+    )
     write_text(out_dir / "summary.md", text)
     summary = {"rows": rows, "kendall_tau": tau, "verdict": verdict(rows), **search}
     write_json(out_dir / "summary.json", summary)

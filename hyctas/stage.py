@@ -16,11 +16,15 @@ def stage_parser(doc: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument(
+        "--params", default="params.yaml", help="params file (default: %(default)s)"
+    )
     return parser
 
 
-def run_stage(name: str, main: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
+def run_stage(
+    name: str, main: Callable[[argparse.Namespace], None], args: argparse.Namespace
+) -> None:
     """Run a stage's `main`; a HyctasError becomes one line on stderr and exit status 2.
 
     A preempted training stage (SIGTERM/SIGINT, checkpoint saved) exits with 143 instead.

@@ -66,6 +66,30 @@ def with_retries(fn: Callable[[], T], attempts: int = 8, base_delay: float = 0.2
     raise AssertionError("unreachable")
 
 
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a sqlite store (no-op for other stores, e.g. a server).
+
+    On a fresh `mlflow.db`, parallel jobs each run MLflow's schema migrations and all but one
+    fail ("duplicate column name"); two jobs may also each create the pipeline's parent run.
+    A lock file `<db>.lock` serialises that short first step; runs then log concurrently.
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri[len(prefix) :].split("?", 1)[0])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class StageRun:
     """An open MLflow run of one stage execution."""
 
@@ -144,11 +168,12 @@ def stage_run(
     from mlflow.tracking import MlflowClient
 
     mlflow.set_tracking_uri(tracking_uri())
-    client = MlflowClient()
-    experiment_id = _experiment_id(client, params["base"]["mlflow_experiment"])
     commit = git_commit()
     pipeline_id = os.environ.get(PIPELINE_ENV) or f"{commit[:12]}-{params_hash(params)}"
-    parent = _parent_run_id(client, experiment_id, pipeline_id)
+    with store_lock(tracking_uri()):  # parallel jobs: one creates the tables, one the parent run
+        client = MlflowClient()  # opening a new sqlite store runs its schema migrations
+        experiment_id = _experiment_id(client, params["base"]["mlflow_experiment"])
+        parent = _parent_run_id(client, experiment_id, pipeline_id)
     run_tags = {
         "mlflow.parentRunId": parent,
         "mlflow.runName": stage if target is None else f"{stage}[{target}]",

@@ -2,7 +2,8 @@
 
     python -m stages.evaluate --params params.yaml --model results/retrain/fast/model.pt \
         --lists data/prepare_data/lists --onnx-out results/evaluate/fast/model.onnx \
-        --confusion results/evaluate/fast/confusion.png --overlays results/evaluate/fast/overlays.png \
+        --confusion results/evaluate/fast/confusion.png \
+        --overlays results/evaluate/fast/overlays.png \
         --metrics-out results/evaluate/fast/metrics.json
 """
 
@@ -13,8 +14,14 @@ from pathlib import Path
 
 import torch
 
-from hyctas.evaluate import (accuracy_metrics, measure_latency_ms, plot_confusion, plot_overlays,
-                             size_metrics, val_confusion)
+from hyctas.evaluate import (
+    accuracy_metrics,
+    measure_latency_ms,
+    plot_confusion,
+    plot_overlays,
+    size_metrics,
+    val_confusion,
+)
 from hyctas.export import check_onnx, checkpoint_metadata, export_onnx
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
@@ -43,23 +50,39 @@ def main(args: argparse.Namespace) -> None:
     device = resolve_device(base["device"])
     model, state = load_model(args.model, device)
     target = state.get("target") or args.model.parent.name
-    tags = {"hyctas.arch_id": Arch.from_dict(state["arch"]).id if state["kind"] == "segnet" else "baseline"}
+    tags = {
+        "hyctas.arch_id": Arch.from_dict(state["arch"]).id
+        if state["kind"] == "segnet"
+        else "baseline"
+    }
     with stage_run(STAGE, params, target=target, tags=tags) as run:
         matrix, dataset = val_confusion(model, args.lists, state, base, device, block["flip"])
-        metrics = {"target": target, "kind": state["kind"], **accuracy_metrics(matrix, base["num_classes"])}
+        metrics = {
+            "target": target,
+            "kind": state["kind"],
+            **accuracy_metrics(matrix, base["num_classes"]),
+        }
         height, width = dataset[0][0].shape[-2:]
         metrics.update(size_metrics(model, height, width))
         metrics.update(measure_latency_ms(model, block["latency"]))
         model.to(device)
-        plot_confusion(args.confusion, matrix, base["num_classes"], f"{target}: mIoU {metrics['miou']:.3f}")
-        plot_overlays(args.overlays, model, dataset, block["overlay_images"], base["num_classes"], device)
+        plot_confusion(
+            args.confusion, matrix, base["num_classes"], f"{target}: mIoU {metrics['miou']:.3f}"
+        )
+        plot_overlays(
+            args.overlays, model, dataset, block["overlay_images"], base["num_classes"], device
+        )
         export_onnx(model.cpu(), args.onnx_out, height, width, metadata=checkpoint_metadata(state))
-        metrics["onnx_max_abs_diff"] = check_onnx(model, args.onnx_out, torch.randn(1, 3, height, width))
+        metrics["onnx_max_abs_diff"] = check_onnx(
+            model, args.onnx_out, torch.randn(1, 3, height, width)
+        )
         for path in (args.confusion, args.overlays):
             run.log_artifact(path)
         run.write_metrics(args.metrics_out, metrics)
-    print(f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f}, {metrics['latency_ms']:.1f} ms, "
-          f"{metrics['params'] / 1e6:.3f} M params, ONNX diff {metrics['onnx_max_abs_diff']:.2e}")
+    print(
+        f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f}, {metrics['latency_ms']:.1f} ms, "
+        f"{metrics['params'] / 1e6:.3f} M params, ONNX diff {metrics['onnx_max_abs_diff']:.2e}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ STAGE = "prepare_data"
 def parse_args() -> argparse.Namespace:
     parser = stage_parser(__doc__)
     parser.add_argument("--dataset-out", type=Path, required=True, help="generated dataset folder")
-    parser.add_argument("--lists-out", type=Path, required=True, help="file lists and statistics folder")
+    parser.add_argument(
+        "--lists-out", type=Path, required=True, help="file lists and statistics folder"
+    )
     parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
     return parser.parse_args()
 
@@ -38,12 +40,19 @@ def main(args: argparse.Namespace) -> None:
     with stage_run(STAGE, params) as run:
         if block["source"] == "synthetic":
             root = args.dataset_out
-            generate_dataset(root, SyntheticConfig.from_params(block["synthetic"]), base["seed"], block["workers"])
+            generate_dataset(
+                root,
+                SyntheticConfig.from_params(block["synthetic"]),
+                base["seed"],
+                block["workers"],
+            )
         else:
             if not block["cityscapes_root"]:
-                raise ConfigError(f"{args.params}: prepare_data.cityscapes_root must name a folder when source is cityscapes")
+                raise ConfigError(
+                    f"{args.params}: prepare_data.cityscapes_root must name a folder "
+                    "when source is cityscapes"
+                )
             root = Path(block["cityscapes_root"]).expanduser()
-            write_json(args.dataset_out / "source.json", {"cityscapes_root": str(root.resolve())})
         metrics = prepare_tree(
             root,
             block["splits"],
@@ -53,6 +62,8 @@ def main(args: argparse.Namespace) -> None:
             on_bad_file=block["on_bad_file"],
             workers=block["workers"],
         )
+        if block["source"] == "cityscapes":  # only once the tree has passed every check
+            write_json(args.dataset_out / "source.json", {"cityscapes_root": str(root.resolve())})
         run.log_artifact(args.lists_out / "class_stats.json")
         run.write_metrics(args.metrics_out, metrics)
     print(f"[{STAGE}] {metrics}")

@@ -21,6 +21,7 @@ from hyctas.params import load_params
 from hyctas.stage import run_stage, stage_parser
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import init_distributed, resolve_device, shutdown
+from hyctas.train.launch import relaunch_if_multi_gpu
 from hyctas.train.supernet import STAGE, pretrain, write_csv
 
 
@@ -38,6 +39,7 @@ def parse_args() -> argparse.Namespace:
 
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
+    relaunch_if_multi_gpu(params, STAGE)  # resources.<stage>.gpus > 1: torchrun, then exit
     device = resolve_device(params["base"]["device"])
     info = init_distributed(device)
     device = resolve_device(params["base"]["device"], info)

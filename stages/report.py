@@ -22,9 +22,14 @@ STAGE = "report"
 
 def parse_args() -> argparse.Namespace:
     parser = stage_parser(__doc__)
-    for name, what in [("select-dir", "select outputs"), ("retrain-dir", "retrain outputs"),
-                       ("evaluate-dir", "evaluate outputs")]:
-        parser.add_argument(f"--{name}", type=Path, required=True, help=f"folder of the per-target {what}")
+    for name, what in [
+        ("select-dir", "select outputs"),
+        ("retrain-dir", "retrain outputs"),
+        ("evaluate-dir", "evaluate outputs"),
+    ]:
+        parser.add_argument(
+            f"--{name}", type=Path, required=True, help=f"folder of the per-target {what}"
+        )
     parser.add_argument("--archive", type=Path, required=True, help="search archive CSV")
     parser.add_argument("--search-metrics", type=Path, required=True, help="search metrics JSON")
     parser.add_argument("--out", type=Path, required=True, help="report folder (summary.md, plots)")
@@ -37,10 +42,19 @@ def main(args: argparse.Namespace) -> None:
     targets = list(params["select"]["targets"])
     rows = collect_rows(targets, args.select_dir, args.retrain_dir, args.evaluate_dir)
     with stage_run(STAGE, params) as run:
-        summary = write_report(args.out, rows, json.loads(args.search_metrics.read_text()), args.archive,
-                               params[STAGE]["title"])
+        summary = write_report(
+            args.out,
+            rows,
+            json.loads(args.search_metrics.read_text()),
+            args.archive,
+            params[STAGE]["title"],
+        )
         run.log_artifact(args.out, "report")
-        metrics = {f"{r['target']}.{k}": r[k] for r in rows for k in ("miou", "latency_ms", "fps", "params_m")}
+        metrics = {
+            f"{r['target']}.{k}": r[k]
+            for r in rows
+            for k in ("miou", "latency_ms", "fps", "params_m")
+        }
         run.write_metrics(args.metrics_out, {**metrics, "kendall_tau": summary["kendall_tau"]})
     print((args.out / "summary.md").read_text())
 

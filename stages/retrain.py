@@ -21,6 +21,7 @@ from hyctas.params import load_params
 from hyctas.stage import run_stage, stage_parser
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import init_distributed, resolve_device, shutdown
+from hyctas.train.launch import relaunch_if_multi_gpu
 from hyctas.train.retrain import STAGE, retrain
 from hyctas.train.supernet import write_csv
 
@@ -40,6 +41,7 @@ def parse_args() -> argparse.Namespace:
 
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
+    relaunch_if_multi_gpu(params, STAGE)  # resources.<stage>.gpus > 1: torchrun, then exit
     try:
         spec = json.loads(args.spec.read_text())
     except (OSError, json.JSONDecodeError) as exc:

@@ -6,7 +6,8 @@ generations reuses them.
 
     python -m stages.search --params params.yaml --supernet results/pretrain_supernet/supernet.pt \
         --lists data/prepare_data/lists --latency-table results/profile_latency/latency_table.csv \
-        --latency-model results/profile_latency/latency_model.json --cache checkpoints/search/archive.csv \
+        --latency-model results/profile_latency/latency_model.json \
+        --cache checkpoints/search/archive.csv \
         --archive results/search/archive.csv --front results/search/front.csv \
         --hypervolume results/search/hypervolume.csv --front-plot results/search/front.png \
         --hv-plot results/search/hypervolume.png --metrics-out results/search/metrics.json
@@ -27,17 +28,29 @@ from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device
 from hyctas.train.supernet import write_csv
 
-OUTPUTS = {"archive": "search archive CSV", "front": "front table CSV", "hypervolume": "hypervolume CSV",
-           "front-plot": "front PNG", "hv-plot": "hypervolume PNG", "metrics-out": "metrics JSON"}
+OUTPUTS = {
+    "archive": "search archive CSV",
+    "front": "front table CSV",
+    "hypervolume": "hypervolume CSV",
+    "front-plot": "front PNG",
+    "hv-plot": "hypervolume PNG",
+    "metrics-out": "metrics JSON",
+}
 
 
 def parse_args() -> argparse.Namespace:
     parser = stage_parser(__doc__)
-    parser.add_argument("--supernet", type=Path, required=True, help="pretrained supernet checkpoint")
+    parser.add_argument(
+        "--supernet", type=Path, required=True, help="pretrained supernet checkpoint"
+    )
     parser.add_argument("--lists", type=Path, required=True, help="prepare_data file lists folder")
     parser.add_argument("--latency-table", type=Path, required=True, help="profile_latency table")
-    parser.add_argument("--latency-model", type=Path, required=True, help="profile_latency fitted model")
-    parser.add_argument("--cache", type=Path, required=True, help="evaluation cache (kept between runs)")
+    parser.add_argument(
+        "--latency-model", type=Path, required=True, help="profile_latency fitted model"
+    )
+    parser.add_argument(
+        "--cache", type=Path, required=True, help="evaluation cache (kept between runs)"
+    )
     for name, what in OUTPUTS.items():
         parser.add_argument(f"--{name}", type=Path, required=True, help=what)
     return parser.parse_args()
@@ -46,23 +59,45 @@ def parse_args() -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     predictor = LatencyPredictor.load(args.latency_table, args.latency_model)
-    digest = hashlib.sha256(args.latency_table.read_bytes() + args.latency_model.read_bytes()).hexdigest()
+    digest = hashlib.sha256(
+        args.latency_table.read_bytes() + args.latency_model.read_bytes()
+    ).hexdigest()
     with stage_run(STAGE, params) as run:
-        result = run_search(params, args.supernet, args.lists, predictor.predict, digest, args.cache,
-                            device=resolve_device(params["base"]["device"]))
+        result = run_search(
+            params,
+            args.supernet,
+            args.lists,
+            predictor.predict,
+            digest,
+            args.cache,
+            device=resolve_device(params["base"]["device"]),
+        )
         archive, nsga, random = result["archive"], result["nsga"], result["random"]
         archive.save(args.archive)
         write_front_table(args.front, archive, nsga.front_ids, sort_by=LATENCY)
         write_csv(args.hypervolume, hypervolume_rows(nsga, random))
-        plot_front(args.front_plot, archive, accuracy=ACCURACY, latency=LATENCY, front_ids=nsga.front_ids,
-                   title=f"Search: {nsga.n_evaluations} architectures per method")
+        plot_front(
+            args.front_plot,
+            archive,
+            accuracy=ACCURACY,
+            latency=LATENCY,
+            front_ids=nsga.front_ids,
+            title=f"Search: {nsga.n_evaluations} architectures per method",
+        )
         plot_hypervolume(args.hv_plot, {"NSGA-II": nsga, **({"random": random} if random else {})})
-        metrics = {"evaluations": nsga.n_evaluations, "front_size": len(nsga.front_ids),
-                   "hv_nsga2": nsga.hypervolume, "mean_eval_seconds": nsga.mean_eval_seconds,
-                   "cache_reused": nsga.n_reused, "seconds": round(result["seconds"], 1)}
+        metrics = {
+            "evaluations": nsga.n_evaluations,
+            "front_size": len(nsga.front_ids),
+            "hv_nsga2": nsga.hypervolume,
+            "mean_eval_seconds": nsga.mean_eval_seconds,
+            "cache_reused": nsga.n_reused,
+            "seconds": round(result["seconds"], 1),
+        }
         if random is not None:
-            metrics.update(hv_random=random.hypervolume,
-                           hv_ratio=nsga.hypervolume / random.hypervolume if random.hypervolume else None)
+            metrics.update(
+                hv_random=random.hypervolume,
+                hv_ratio=nsga.hypervolume / random.hypervolume if random.hypervolume else None,
+            )
         for path in (args.front_plot, args.hv_plot):
             run.log_artifact(path)
         run.write_metrics(args.metrics_out, metrics)

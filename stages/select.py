@@ -3,7 +3,8 @@
 One job per name in `select.targets` (DVC foreach, Snakemake wildcard), so editing one
 target's budget reruns only that target's select, retrain and evaluate:
 
-    python -m stages.select --params params.yaml --target fast --archive results/search/archive.csv \
+    python -m stages.select --params params.yaml --target fast \
+        --archive results/search/archive.csv \
         --out results/select/fast/model.json --metrics-out results/select/fast/metrics.json
 """
 
@@ -41,7 +42,9 @@ def main(args: argparse.Namespace) -> None:
     with stage_run(STAGE, params, target=args.target, tags=tags) as run:
         write_json(args.out, spec)
         metrics = {f"predicted_{k}": v for k, v in spec.get("predicted", {}).items()}
-        run.write_metrics(args.metrics_out, {"target": args.target, "kind": spec["kind"], **metrics})
+        run.write_metrics(
+            args.metrics_out, {"target": args.target, "kind": spec["kind"], **metrics}
+        )
     print(f"[{STAGE}] {args.target}: {spec.get('compact', spec['kind'])}")
 
 

@@ -36,7 +36,9 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return uri
 
 
-def write_frame(root: Path, split: str, city: str, index: int, size=(64, 128), objects=None) -> Path:
+def write_frame(
+    root: Path, split: str, city: str, index: int, size=(64, 128), objects=None
+) -> Path:
     """Write one frame (random image + polygon JSON) in the Cityscapes layout; returns the image."""
     h, w = size
     stem = f"{city}_{index:06d}_000019"

@@ -135,7 +135,9 @@ def _make_train_ids(frame: Frame, image_shape: tuple[int, int]) -> None:
                 raise DataError(f"{frame.train_ids}: could not write")
             os.replace(str(tmp) + ".png", tmp)
     else:
-        raise DataError(f"{frame.image}: no label file ({frame.polygons.name} or {frame.label_ids.name})")
+        raise DataError(
+            f"{frame.image}: no label file ({frame.polygons.name} or {frame.label_ids.name})"
+        )
 
 
 def _is_fresh(frame: Frame) -> bool:
@@ -169,7 +171,9 @@ def process_frame(frame: Frame, num_classes: int, ignore_label: int) -> FrameRes
         if train_ids is None or train_ids.shape[:2] != shape:
             raise DataError(f"{frame.train_ids}: missing, corrupt or not {shape[0]}x{shape[1]}")
         counts = np.bincount(train_ids.ravel(), minlength=256)
-        bad_values = [int(v) for v in np.flatnonzero(counts) if v >= num_classes and v != ignore_label]
+        bad_values = [
+            int(v) for v in np.flatnonzero(counts) if v >= num_classes and v != ignore_label
+        ]
         if bad_values:
             raise DataError(
                 f"{frame.train_ids}: unknown label id(s) {bad_values} (classes are 0.."

@@ -45,7 +45,9 @@ def class_statistics(
         stats["splits"][split] = {
             "frames": sum(r.error is None for r in split_results),
             "pixels": {names[i]: int(counts[i]) for i in range(num_classes)},
-            "share": {names[i]: counts[i] / labelled if labelled else 0.0 for i in range(num_classes)},
+            "share": {
+                names[i]: counts[i] / labelled if labelled else 0.0 for i in range(num_classes)
+            },
             "ignored_pixels": int(counts[ignore_label]),
         }
     return stats
@@ -60,7 +62,11 @@ def _check_errors(results: dict[str, list[FrameResult]], on_bad_file: str) -> li
     ]
     if bad and on_bad_file == "error":
         shown = "\n".join(f"  {b['error']}" for b in bad[:MAX_LISTED_ERRORS])
-        more = f"\n  ... and {len(bad) - MAX_LISTED_ERRORS} more" if len(bad) > MAX_LISTED_ERRORS else ""
+        more = (
+            f"\n  ... and {len(bad) - MAX_LISTED_ERRORS} more"
+            if len(bad) > MAX_LISTED_ERRORS
+            else ""
+        )
         raise DataError(
             f"{len(bad)} bad frame(s):\n{shown}{more}\n"
             "Fix or remove these files, or set prepare_data.on_bad_file: skip to leave them out "
@@ -68,7 +74,9 @@ def _check_errors(results: dict[str, list[FrameResult]], on_bad_file: str) -> li
         )
     for split, split_results in results.items():
         if all(r.error is not None for r in split_results):
-            raise DataError(f"split '{split}': every frame is bad; nothing left to train or evaluate on")
+            raise DataError(
+                f"split '{split}': every frame is bad; nothing left to train or evaluate on"
+            )
     return bad
 
 
@@ -100,7 +108,9 @@ def prepare_tree(
     with atomic_dir(lists_dir) as tmp:
         for split, split_results in results.items():
             lines = [
-                f"{_list_path(r.frame.image, lists_dir)}\t{_list_path(r.frame.train_ids, lists_dir)}"
+                _list_path(r.frame.image, lists_dir)
+                + "\t"
+                + _list_path(r.frame.train_ids, lists_dir)
                 for r in split_results
                 if r.error is None
             ]

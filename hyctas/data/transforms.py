@@ -40,7 +40,9 @@ class AugmentConfig:
             std=tuple(block["std"]),
         )
         if cfg.scale_min > cfg.scale_max:
-            raise ConfigError(f"{key}.scale_min ({cfg.scale_min}) is above {key}.scale_max ({cfg.scale_max})")
+            raise ConfigError(
+                f"{key}.scale_min ({cfg.scale_min}) is above {key}.scale_max ({cfg.scale_max})"
+            )
         return cfg
 
 
@@ -52,7 +54,11 @@ def normalize(image: np.ndarray, mean: tuple, std: tuple) -> torch.Tensor:
 
 
 def train_transform(
-    image: np.ndarray, label: np.ndarray, cfg: AugmentConfig, ignore_label: int, rng: np.random.Generator
+    image: np.ndarray,
+    label: np.ndarray,
+    cfg: AugmentConfig,
+    ignore_label: int,
+    rng: np.random.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random scale, pad, random crop and horizontal flip, then normalise."""
     scale = rng.uniform(cfg.scale_min, cfg.scale_max)
@@ -63,7 +69,9 @@ def train_transform(
     pad_h, pad_w = max(cfg.crop_height - size[1], 0), max(cfg.crop_width - size[0], 0)
     if pad_h or pad_w:
         image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=0)
-        label = cv2.copyMakeBorder(label, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=ignore_label)
+        label = cv2.copyMakeBorder(
+            label, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=ignore_label
+        )
     top = int(rng.integers(0, label.shape[0] - cfg.crop_height + 1))
     left = int(rng.integers(0, label.shape[1] - cfg.crop_width + 1))
     image = image[top : top + cfg.crop_height, left : left + cfg.crop_width]

@@ -32,10 +32,15 @@ ACCURACY, LATENCY = "miou", "latency_ms"
 
 
 def build_objectives(
-    block: dict, miou: Callable[[Arch], float], latency: Callable[[Arch], float],
-    cfg: SpaceConfig, num_classes: int, input_size: tuple[int, int],
+    block: dict,
+    miou: Callable[[Arch], float],
+    latency: Callable[[Arch], float],
+    cfg: SpaceConfig,
+    num_classes: int,
+    input_size: tuple[int, int],
 ) -> tuple[list[Objective], list[Constraint]]:
     """mIoU (max) and latency (min), plus the optional extras and constraints of `block`."""
+
     def params_m(arch: Arch) -> float:
         return arch_cost(arch, cfg, num_classes, input_size)["params"] / 1e6
 
@@ -54,46 +59,102 @@ def build_objectives(
 
 
 def run_search(
-    params: dict, supernet_path: Path, lists_dir: Path, latency: Callable[[Arch], float],
-    latency_fingerprint: str, cache_path: Path, *, device: torch.device, progress: bool = True,
+    params: dict,
+    supernet_path: Path,
+    lists_dir: Path,
+    latency: Callable[[Arch], float],
+    latency_fingerprint: str,
+    cache_path: Path,
+    *,
+    device: torch.device,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Run NSGA-II then random search with the same number of evaluations; return both results."""
     base, block = params["base"], params[STAGE]
     supernet, cfg, state = load_supernet(supernet_path, device)
-    mean, std = state["params"]["recipe"]["augment"]["mean"], state["params"]["recipe"]["augment"]["std"]
-    frames = EvalFrames.load(lists_dir, base, mean, std, block["bn_calib_batches"],
-                             block["bn_batch_size"], block["val_images"])
+    mean, std = (
+        state["params"]["recipe"]["augment"]["mean"],
+        state["params"]["recipe"]["augment"]["std"],
+    )
+    frames = EvalFrames.load(
+        lists_dir,
+        base,
+        mean,
+        std,
+        block["bn_calib_batches"],
+        block["bn_batch_size"],
+        block["val_images"],
+    )
     height, width = frames.val[0][0].shape[-2:]
 
     def miou(arch: Arch) -> float:
         return subnet_miou(supernet, arch, frames, base, device)
 
-    objectives, constraints = build_objectives(block, miou, latency, cfg, base["num_classes"], (height, width))
-    fingerprint = params_hash({
-        "supernet": state["fingerprint"], "latency": latency_fingerprint, "base": base,
-        "search": {k: block[k] for k in ("val_images", "bn_calib_batches", "bn_batch_size",
-                                         "extra_objectives", "constraints")},
-        "val": (lists_dir / "val.txt").read_text(),
-    })
+    objectives, constraints = build_objectives(
+        block, miou, latency, cfg, base["num_classes"], (height, width)
+    )
+    fingerprint = params_hash(
+        {
+            "supernet": state["fingerprint"],
+            "latency": latency_fingerprint,
+            "base": base,
+            "search": {
+                k: block[k]
+                for k in (
+                    "val_images",
+                    "bn_calib_batches",
+                    "bn_batch_size",
+                    "extra_objectives",
+                    "constraints",
+                )
+            },
+            "val": (lists_dir / "val.txt").read_text(),
+        }
+    )
     archive = _load_cache(cache_path, fingerprint, objectives, constraints)
     start = time.perf_counter()
     common = dict(archive=archive, hv_reference=block["hv_reference"], progress=progress)
-    nsga = run_nsga2(cfg, objectives, constraints, population=block["population"],
-                     generations=block["generations"], crossover_prob=block["crossover_prob"],
-                     mutation_rate=block["mutation_rate"], seed=base["seed"], **common)
+    nsga = run_nsga2(
+        cfg,
+        objectives,
+        constraints,
+        population=block["population"],
+        generations=block["generations"],
+        crossover_prob=block["crossover_prob"],
+        mutation_rate=block["mutation_rate"],
+        seed=base["seed"],
+        **common,
+    )
     archive.save(cache_path)
     random = None
     if block["random_baseline"]:
-        random = run_random(cfg, objectives, constraints, evaluations=nsga.n_evaluations,
-                            seed=base["seed"] + 1, checkpoints=nsga.evals_history, **common)
+        random = run_random(
+            cfg,
+            objectives,
+            constraints,
+            evaluations=nsga.n_evaluations,
+            seed=base["seed"] + 1,
+            checkpoints=nsga.evals_history,
+            **common,
+        )
         archive.save(cache_path)
-    return {"archive": archive, "nsga": nsga, "random": random, "cfg": cfg,
-            "seconds": time.perf_counter() - start, "input_size": (height, width)}
+    return {
+        "archive": archive,
+        "nsga": nsga,
+        "random": random,
+        "cfg": cfg,
+        "seconds": time.perf_counter() - start,
+        "input_size": (height, width),
+    }
 
 
 def _load_cache(path: Path, fingerprint: str, objectives, constraints) -> Archive:
     stamp = path.with_suffix(".fingerprint.json")
-    if path.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
+    if (
+        path.is_file()
+        and stamp.is_file()
+        and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
+    ):
         return Archive.load(path, objectives, constraints)
     path.unlink(missing_ok=True)
     write_json(stamp, {"fingerprint": fingerprint})

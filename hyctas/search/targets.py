@@ -24,10 +24,16 @@ def _not_recomputed(arch: Any) -> float:
 
 def load_archive(path: Path, search_block: dict) -> Archive:
     """The search stage's archive, with the objective/constraint columns the params declare."""
-    objectives = [Objective(ACCURACY, _not_recomputed, "max"), Objective(LATENCY, _not_recomputed, "min")]
+    objectives = [
+        Objective(ACCURACY, _not_recomputed, "max"),
+        Objective(LATENCY, _not_recomputed, "min"),
+    ]
     objectives += [Objective(n, _not_recomputed, "min") for n in search_block["extra_objectives"]]
-    constraints = [Constraint(f"{n}_cap", _not_recomputed, float(b))
-                   for n, b in search_block["constraints"].items() if b is not None]
+    constraints = [
+        Constraint(f"{n}_cap", _not_recomputed, float(b))
+        for n, b in search_block["constraints"].items()
+        if b is not None
+    ]
     return Archive.load(path, objectives, constraints)
 
 
@@ -38,12 +44,22 @@ def model_spec(target: str, spec: dict, archive_path: Path, search_block: dict) 
         NoArchitectureInBudget: no archived architecture meets the target's budget.
     """
     if "baseline" in spec:
-        return {"target": target, "kind": "baseline",
-                "baseline": {"name": spec["baseline"], "width": spec["width"]}}
+        return {
+            "target": target,
+            "kind": "baseline",
+            "baseline": {"name": spec["baseline"], "width": spec["width"]},
+        }
     archive = load_archive(archive_path, search_block)
-    chosen = select_targets(archive, {target: spec}, accuracy=ACCURACY, latency=LATENCY, key=KEY)[target]
+    chosen = select_targets(archive, {target: spec}, accuracy=ACCURACY, latency=LATENCY, key=KEY)[
+        target
+    ]
     return {
-        "target": target, "kind": "segnet", "arch": chosen.arch.to_dict(), "arch_id": chosen.arch_id,
-        "compact": chosen.arch.compact(), "rule": chosen.rule, "budget_ms": chosen.budget,
+        "target": target,
+        "kind": "segnet",
+        "arch": chosen.arch.to_dict(),
+        "arch_id": chosen.arch_id,
+        "compact": chosen.arch.compact(),
+        "rule": chosen.rule,
+        "budget_ms": chosen.budget,
         "predicted": chosen.values,
     }

@@ -29,10 +29,16 @@ def largest_arch(cfg: SpaceConfig) -> Arch:
     branches = []
     for final in finals:
         strides = [2 if i >= depth - final else 1 for i in range(depth)]
-        branches.append(tuple(
-            Cell(op=ops[-1], width=LAST_WIDTH if i == depth - 1 else max(cfg.widths), stride=strides[i])
-            for i in range(depth)
-        ))
+        branches.append(
+            tuple(
+                Cell(
+                    op=ops[-1],
+                    width=LAST_WIDTH if i == depth - 1 else max(cfg.widths),
+                    stride=strides[i],
+                )
+                for i in range(depth)
+            )
+        )
     return Arch(tuple(branches))
 
 

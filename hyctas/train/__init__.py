@@ -1,1 +1,1 @@
-"""Training: loss, schedule, sampler, checkpoints, signals, DDP and the loop shared by the training stages."""
+"""Training: loss, schedule, sampler, checkpoints, signals, DDP and the shared training loop."""

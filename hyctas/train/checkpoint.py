@@ -47,4 +47,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        raise HyctasError(f"{path}: unreadable checkpoint ({exc}); delete it to start over") from None
+        raise HyctasError(
+            f"{path}: unreadable checkpoint ({exc}); delete it to start over"
+        ) from None

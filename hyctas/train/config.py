@@ -36,5 +36,7 @@ class TrainConfig:
         fields = {k: block[k] for k in cls.__dataclass_fields__ if k != "augment"}
         cfg = cls(**fields, augment=AugmentConfig.from_params(block["augment"], f"{stage}.augment"))
         if cfg.warmup_iters >= cfg.iterations:
-            raise ConfigError(f"{stage}.warmup_iters ({cfg.warmup_iters}) must be below {stage}.iterations")
+            raise ConfigError(
+                f"{stage}.warmup_iters ({cfg.warmup_iters}) must be below {stage}.iterations"
+            )
         return cfg

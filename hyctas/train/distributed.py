@@ -41,7 +41,9 @@ def resolve_device(name: str, info: DistInfo | None = None) -> torch.device:
         if not torch.cuda.is_available():
             from hyctas.errors import ConfigError
 
-            raise ConfigError("base.device asks for cuda but no GPU is visible; set base.device: cpu")
+            raise ConfigError(
+                "base.device asks for cuda but no GPU is visible; set base.device: cpu"
+            )
         if name == "cuda":
             local = info.local_rank if info else int(os.environ.get("LOCAL_RANK", "0"))
             name = f"cuda:{local}"

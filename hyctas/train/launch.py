@@ -67,12 +67,10 @@ def launch(module: str, argv: list[str], nproc: int) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import elastic_launch
 
-    args = torchrun.parse_args([
-        "--nnodes", "1", "--nproc-per-node", str(nproc), "--max-restarts", "0",
-        # what --standalone sets up: a private c10d store on a free local port
-        "--rdzv-backend", "c10d", "--rdzv-endpoint", "localhost:0", "--rdzv-id", str(uuid.uuid4()),
-        "-m", module, *argv,
-    ])
+    # what --standalone sets up: a private c10d store on a free local port
+    rendezvous = ["--rdzv-backend=c10d", "--rdzv-endpoint=localhost:0", f"--rdzv-id={uuid.uuid4()}"]
+    launcher = ["--nnodes=1", f"--nproc-per-node={nproc}", "--max-restarts=0", *rendezvous]
+    args = torchrun.parse_args([*launcher, "-m", module, *argv])
     config, cmd, cmd_args = torchrun.config_from_args(args)
     try:
         elastic_launch(config, cmd)(*cmd_args)
@@ -86,7 +84,9 @@ def launch(module: str, argv: list[str], nproc: int) -> int:
 def _main_module() -> str:
     spec = getattr(sys.modules["__main__"], "__spec__", None)
     if spec is None or not spec.name:
-        raise ConfigError("multi-GPU re-launch needs the stage run as a module: python -m stages.<name>")
+        raise ConfigError(
+            "multi-GPU re-launch needs the stage run as a module: python -m stages.<name>"
+        )
     return spec.name
 
 
@@ -108,6 +108,10 @@ def relaunch_if_multi_gpu(params: dict, stage: str, argv: list[str] | None = Non
     if nproc <= 1:
         return
     module = _main_module()
-    print(f"[{stage}] resources.{stage}.gpus = {nproc}: running {nproc} processes "
-          f"(torchrun --standalone --nproc_per_node {nproc} -m {module})", file=sys.stderr, flush=True)
+    print(
+        f"[{stage}] resources.{stage}.gpus = {nproc}: running {nproc} processes "
+        f"(torchrun --standalone --nproc_per_node {nproc} -m {module})",
+        file=sys.stderr,
+        flush=True,
+    )
     sys.exit(launch(module, list(sys.argv[1:] if argv is None else argv), nproc))

@@ -64,9 +64,20 @@ class LoopResult:
 
 
 def _autocast(cfg: TrainConfig, device: torch.device):
-    if cfg.amp == "off" or device.type != "cuda":
+    if cfg.amp == "fp32" or device.type != "cuda":
         return torch.autocast(device.type, enabled=False)
     return torch.autocast("cuda", dtype=torch.bfloat16 if cfg.amp == "bf16" else torch.float16)
+
+
+def _stop_everywhere(requested: bool, info: DistInfo, device: torch.device) -> bool:
+    """Whether any rank was signalled: all ranks then checkpoint and stop at the same step."""
+    if info.world_size == 1:
+        return requested
+    import torch.distributed as dist
+
+    flag = torch.tensor([float(requested)], device=device)  # nccl reduces GPU tensors only
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
 
 
 def train_loop(
@@ -112,26 +123,50 @@ def train_loop(
             set_rng_state(state["rng"])
             step = result.resumed_from = state["step"]
             result.history, result.probes = state["history"], state["probes"]
-    trained = DistributedDataParallel(model, find_unused_parameters=True) if info.world_size > 1 else model
+    trained = (
+        DistributedDataParallel(model, find_unused_parameters=True)
+        if info.world_size > 1
+        else model
+    )
 
     def checkpoint(at: int) -> None:
         if info.is_main:
-            save_checkpoint(checkpoint_path, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": rng_state(), "step": at,
-                "fingerprint": fingerprint, "history": result.history, "probes": result.probes,
-                **(extra_state or {}),
-            })
+            save_checkpoint(
+                checkpoint_path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(),
+                    "step": at,
+                    "fingerprint": fingerprint,
+                    "history": result.history,
+                    "probes": result.probes,
+                    **(extra_state or {}),
+                },
+            )
 
-    sampler = StepBatchSampler(len(dataset), cfg.batch_size, seed, cfg.iterations, step, info.rank, info.world_size)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers,
-                        worker_init_fn=ignore_stop_signals)
-    bar = tqdm(total=cfg.iterations, initial=step, desc="train", unit="step", disable=not (progress and info.is_main))
+    sampler = StepBatchSampler(
+        len(dataset), cfg.batch_size, seed, cfg.iterations, step, info.rank, info.world_size
+    )
+    loader = DataLoader(
+        dataset, batch_sampler=sampler, num_workers=cfg.workers, worker_init_fn=ignore_stop_signals
+    )
+    bar = tqdm(
+        total=cfg.iterations,
+        initial=step,
+        desc="train",
+        unit="step",
+        disable=not (progress and info.is_main),
+    )
     trained.train()
     tick = time.perf_counter()
     with StopRequest() as stop:
         for images, labels in loader:
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            images, labels = (
+                images.to(device, non_blocking=True),
+                labels.to(device, non_blocking=True),
+            )
             if cfg.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             optimizer.zero_grad(set_to_none=True)
@@ -140,11 +175,18 @@ def train_loop(
             for arch in archs:
                 with _autocast(cfg, device):
                     outputs = hooks.forward(trained, images, arch)
-                loss = segmentation_loss(outputs, labels, ignore_label=ignore_label, top_k=cfg.top_k,
-                                         aux_weight=cfg.aux_weight) / len(archs)
+                loss = segmentation_loss(
+                    outputs,
+                    labels,
+                    ignore_label=ignore_label,
+                    top_k=cfg.top_k,
+                    aux_weight=cfg.aux_weight,
+                ) / len(archs)
                 if not torch.isfinite(loss):
-                    raise Diverged(f"loss is {loss.item()} at step {step}; lower the learning rate "
-                                   "(lr) or enable grad_clip; the last checkpoint is kept")
+                    raise Diverged(
+                        f"loss is {loss.item()} at step {step}; lower the learning rate "
+                        "(lr) or enable grad_clip; the last checkpoint is kept"
+                    )
                 scaler.scale(loss).backward()
                 total += loss.item()
             scaler.unscale_(optimizer)
@@ -159,23 +201,37 @@ def train_loop(
                 seconds = time.perf_counter() - tick
                 tick = time.perf_counter()
                 steps = cfg.log_every if step % cfg.log_every == 0 else step % cfg.log_every
-                record = {"step": step, "loss": total, "lr": scheduler.get_last_lr()[0],
-                          "images_per_s": steps * cfg.batch_size * info.world_size / max(seconds, 1e-9)}
-                bar.set_postfix(loss=f"{total:.3f}", lr=f"{record['lr']:.4f}", img_s=f"{record['images_per_s']:.1f}")
+                record = {
+                    "step": step,
+                    "loss": total,
+                    "lr": scheduler.get_last_lr()[0],
+                    "images_per_s": steps * cfg.batch_size * info.world_size / max(seconds, 1e-9),
+                }
+                bar.set_postfix(
+                    loss=f"{total:.3f}",
+                    lr=f"{record['lr']:.4f}",
+                    img_s=f"{record['images_per_s']:.1f}",
+                )
                 result.history.append(record)
                 if info.is_main:
                     hooks.on_log(step, record)
-            if hooks.on_probe and ((hooks.probe_every and step % hooks.probe_every == 0) or step == cfg.iterations):
+            if hooks.on_probe and (
+                (hooks.probe_every and step % hooks.probe_every == 0) or step == cfg.iterations
+            ):
                 probe = {"step": step, **hooks.on_probe(step)}
                 result.probes.append(probe)
                 trained.train()
             if step % cfg.checkpoint_every == 0 or step == cfg.iterations:
                 checkpoint(step)
-            if stop.requested or (stop_after is not None and step >= stop_after and step < cfg.iterations):
+            if _stop_everywhere(stop.requested, info, device) or (
+                stop_after is not None and step >= stop_after and step < cfg.iterations
+            ):
                 checkpoint(step)
                 bar.close()
                 why = stop.signal_name or "stop_after"
-                raise Preempted(f"{why} received at step {step}/{cfg.iterations}: checkpoint saved to "
-                                f"{checkpoint_path}; run the stage again to resume")
+                raise Preempted(
+                    f"{why} received at step {step}/{cfg.iterations}: checkpoint saved to "
+                    f"{checkpoint_path}; run the stage again to resume"
+                )
     bar.close()
     return result

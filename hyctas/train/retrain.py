@@ -29,51 +29,109 @@ from hyctas.train.supernet import load_supernet
 STAGE = "retrain"
 
 
-def initial_model(spec: dict, params: dict, init: str, supernet_path: Path | None,
-                  device: torch.device) -> nn.Module:
+def initial_model(
+    spec: dict, params: dict, init: str, supernet_path: Path | None, device: torch.device
+) -> nn.Module:
     """The network of a model spec, with fresh weights or inherited from the supernet."""
     num_classes = params["base"]["num_classes"]
     if spec["kind"] == "baseline" or init == "scratch":
-        return build_model(spec["kind"], num_classes=num_classes, aux=True, arch=spec.get("arch"),
-                           search_space=params["search_space"], baseline=spec.get("baseline"))
+        return build_model(
+            spec["kind"],
+            num_classes=num_classes,
+            aux=True,
+            arch=spec.get("arch"),
+            search_space=params["search_space"],
+            baseline=spec.get("baseline"),
+        )
     if supernet_path is None:
         raise ConfigError("retrain.init is supernet but no --supernet checkpoint was given")
     supernet, cfg, _ = load_supernet(supernet_path, device)
     return supernet.extract(Arch.from_dict(spec["arch"], cfg)).train()
 
 
-def retrain(params: dict, spec: dict, lists_dir: Path, out: Path, checkpoint: Path, *,
-            init: str, supernet_path: Path | None, device: torch.device, info: DistInfo,
-            on_log=lambda step, m: None, stop_after: int | None = None,
-            progress: bool = True) -> dict[str, Any]:
+def retrain(
+    params: dict,
+    spec: dict,
+    lists_dir: Path,
+    out: Path,
+    checkpoint: Path,
+    *,
+    init: str,
+    supernet_path: Path | None,
+    device: torch.device,
+    info: DistInfo,
+    on_log=lambda step, m: None,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train the network of `spec`; rank 0 writes a self-describing checkpoint to `out`."""
     base, block = params["base"], params[STAGE]
     recipe = TrainConfig.from_params(block["recipe"], f"{STAGE}.recipe")
     torch.manual_seed(base["seed"])
     model = initial_model(spec, params, init, supernet_path, device)
-    dataset = SegmentationDataset(lists_dir / "train.txt", ignore_label=base["ignore_label"],
-                                  mean=recipe.augment.mean, std=recipe.augment.std,
-                                  augment=recipe.augment, seed=base["seed"])
-    hooks = LoopHooks(archs_for_step=lambda step: [None], forward=lambda m, x, _: m(x), on_log=on_log)
-    fingerprint = params_hash({"base": base, "spec": spec, "init": init, STAGE: block,
-                               "space": params["search_space"], "lists": (lists_dir / "train.txt").read_text()})
+    dataset = SegmentationDataset(
+        lists_dir / "train.txt",
+        ignore_label=base["ignore_label"],
+        mean=recipe.augment.mean,
+        std=recipe.augment.std,
+        augment=recipe.augment,
+        seed=base["seed"],
+    )
+    hooks = LoopHooks(
+        archs_for_step=lambda step: [None], forward=lambda m, x, _: m(x), on_log=on_log
+    )
+    fingerprint = params_hash(
+        {
+            "base": base,
+            "spec": spec,
+            "init": init,
+            STAGE: block,
+            "space": params["search_space"],
+            "lists": (lists_dir / "train.txt").read_text(),
+        }
+    )
     start = time.perf_counter()
-    result = train_loop(model, dataset, recipe, hooks, device=device, info=info, seed=base["seed"],
-                        ignore_label=base["ignore_label"], checkpoint_path=checkpoint,
-                        fingerprint=fingerprint, stop_after=stop_after, progress=progress)
+    result = train_loop(
+        model,
+        dataset,
+        recipe,
+        hooks,
+        device=device,
+        info=info,
+        seed=base["seed"],
+        ignore_label=base["ignore_label"],
+        checkpoint_path=checkpoint,
+        fingerprint=fingerprint,
+        stop_after=stop_after,
+        progress=progress,
+    )
     if info.is_main:
         arch = Arch.from_dict(spec["arch"]) if spec["kind"] == "segnet" else None
         state = model_checkpoint(
-            model, kind=spec["kind"], arch=arch,
+            model,
+            kind=spec["kind"],
+            arch=arch,
             search_space=SpaceConfig.from_params(params["search_space"]) if arch else None,
-            baseline=spec.get("baseline"), num_classes=base["num_classes"], aux=True,
-            mean=recipe.augment.mean, std=recipe.augment.std, target=spec["target"])
+            baseline=spec.get("baseline"),
+            num_classes=base["num_classes"],
+            aux=True,
+            mean=recipe.augment.mean,
+            std=recipe.augment.std,
+            target=spec["target"],
+        )
         state["init"] = init
         save_checkpoint(out, state)
     tail = result.history[-3:]
-    return {"history": result.history, "metrics": {
-        "final_loss": float(np.mean([r["loss"] for r in tail])) if tail else float("nan"),
-        "images_per_s": float(np.mean([r["images_per_s"] for r in result.history])) if result.history else 0.0,
-        "seconds": round(time.perf_counter() - start, 1), "resumed_from_step": result.resumed_from,
-        "init": init, "kind": spec["kind"],
-    }}
+    return {
+        "history": result.history,
+        "metrics": {
+            "final_loss": float(np.mean([r["loss"] for r in tail])) if tail else float("nan"),
+            "images_per_s": float(np.mean([r["images_per_s"] for r in result.history]))
+            if result.history
+            else 0.0,
+            "seconds": round(time.perf_counter() - start, 1),
+            "resumed_from_step": result.resumed_from,
+            "init": init,
+            "kind": spec["kind"],
+        },
+    }

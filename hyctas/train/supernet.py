@@ -39,8 +39,16 @@ class EvalFrames:
     val: list[tuple[torch.Tensor, torch.Tensor]]
 
     @classmethod
-    def load(cls, lists_dir: Path, base: dict, mean: tuple, std: tuple, calib_batches: int,
-             batch_size: int, val_images: int) -> EvalFrames:
+    def load(
+        cls,
+        lists_dir: Path,
+        base: dict,
+        mean: tuple,
+        std: tuple,
+        calib_batches: int,
+        batch_size: int,
+        val_images: int,
+    ) -> EvalFrames:
         """The first frames of the train list (full frames) and of the val list."""
         kw = dict(ignore_label=base["ignore_label"], mean=mean, std=std, augment=None)
         train = SegmentationDataset(lists_dir / "train.txt", **kw)
@@ -52,8 +60,9 @@ class EvalFrames:
         return cls(calib, [(img[None], lbl[None]) for img, lbl in frames])
 
 
-def subnet_miou(supernet: Supernet, arch: Arch, frames: EvalFrames, base: dict,
-                device: torch.device) -> float:
+def subnet_miou(
+    supernet: Supernet, arch: Arch, frames: EvalFrames, base: dict, device: torch.device
+) -> float:
     """Val mIoU of `arch` with inherited weights and re-estimated BatchNorm statistics."""
     net = supernet.extract(arch).to(device)
     recalibrate_bn(net, frames.calib, device)
@@ -83,47 +92,108 @@ def step_archs(cfg: SpaceConfig, seed: int, sampling: str) -> Any:
 
 def probe_archs(cfg: SpaceConfig, seed: int) -> dict[str, Arch]:
     """The fixed probes: smallest, largest and one random sub-network."""
-    return {"smallest": smallest_arch(cfg), "largest": largest_arch(cfg),
-            "random": sample_arch(cfg, np.random.default_rng([seed, 2]))}
+    return {
+        "smallest": smallest_arch(cfg),
+        "largest": largest_arch(cfg),
+        "random": sample_arch(cfg, np.random.default_rng([seed, 2])),
+    }
 
 
-def pretrain(params: dict, lists_dir: Path, out: Path, checkpoint: Path, *, device: torch.device,
-             info: DistInfo, on_log=lambda step, m: None, stop_after: int | None = None,
-             progress: bool = True) -> dict[str, Any]:
+def pretrain(
+    params: dict,
+    lists_dir: Path,
+    out: Path,
+    checkpoint: Path,
+    *,
+    device: torch.device,
+    info: DistInfo,
+    on_log=lambda step, m: None,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train the supernet; rank 0 writes `out` (weights + what rebuilds them). Returns a summary."""
     base, block = params["base"], params[STAGE]
     cfg = SpaceConfig.from_params(params["search_space"])
     tcfg = TrainConfig.from_params(block["recipe"], f"{STAGE}.recipe")
     seed = base["seed"]
     torch.manual_seed(seed)
-    dataset = SegmentationDataset(lists_dir / "train.txt", ignore_label=base["ignore_label"],
-                                  mean=tcfg.augment.mean, std=tcfg.augment.std, augment=tcfg.augment, seed=seed)
-    frames = EvalFrames.load(lists_dir, base, tcfg.augment.mean, tcfg.augment.std,
-                             block["bn_calib_batches"], tcfg.batch_size, block["probe_val_images"])
+    dataset = SegmentationDataset(
+        lists_dir / "train.txt",
+        ignore_label=base["ignore_label"],
+        mean=tcfg.augment.mean,
+        std=tcfg.augment.std,
+        augment=tcfg.augment,
+        seed=seed,
+    )
+    frames = EvalFrames.load(
+        lists_dir,
+        base,
+        tcfg.augment.mean,
+        tcfg.augment.std,
+        block["bn_calib_batches"],
+        tcfg.batch_size,
+        block["probe_val_images"],
+    )
     supernet = Supernet(cfg, base["num_classes"], aux=True)
     probes = probe_archs(cfg, seed)
 
     def on_probe(step: int) -> dict[str, float]:
-        result = {f"probe_{name}_miou": subnet_miou(supernet, arch, frames, base, device)
-                  for name, arch in probes.items()} if info.is_main else {}
+        result = (
+            {
+                f"probe_{name}_miou": subnet_miou(supernet, arch, frames, base, device)
+                for name, arch in probes.items()
+            }
+            if info.is_main
+            else {}
+        )
         barrier(info)
         if info.is_main:
             on_log(step, result)
         return result
 
-    hooks = LoopHooks(archs_for_step=step_archs(cfg, seed, block["sampling"]),
-                      forward=lambda model, x, arch: model(x, arch), on_log=on_log,
-                      on_probe=on_probe, probe_every=block["probe_every"])
-    fingerprint = params_hash({"base": base, "space": params["search_space"], STAGE: block,
-                               "lists": (lists_dir / "train.txt").read_text()})
+    hooks = LoopHooks(
+        archs_for_step=step_archs(cfg, seed, block["sampling"]),
+        forward=lambda model, x, arch: model(x, arch),
+        on_log=on_log,
+        on_probe=on_probe,
+        probe_every=block["probe_every"],
+    )
+    fingerprint = params_hash(
+        {
+            "base": base,
+            "space": params["search_space"],
+            STAGE: block,
+            "lists": (lists_dir / "train.txt").read_text(),
+        }
+    )
     start = time.perf_counter()
-    result = train_loop(supernet, dataset, tcfg, hooks, device=device, info=info, seed=seed,
-                        ignore_label=base["ignore_label"], checkpoint_path=checkpoint,
-                        fingerprint=fingerprint, stop_after=stop_after, progress=progress)
+    result = train_loop(
+        supernet,
+        dataset,
+        tcfg,
+        hooks,
+        device=device,
+        info=info,
+        seed=seed,
+        ignore_label=base["ignore_label"],
+        checkpoint_path=checkpoint,
+        fingerprint=fingerprint,
+        stop_after=stop_after,
+        progress=progress,
+    )
     if info.is_main:
-        save_checkpoint(out, {"model": supernet.state_dict(), "search_space": params["search_space"],
-                              "num_classes": base["num_classes"], "aux": True, "params": block,
-                              "step": tcfg.iterations, "fingerprint": fingerprint})
+        save_checkpoint(
+            out,
+            {
+                "model": supernet.state_dict(),
+                "search_space": params["search_space"],
+                "num_classes": base["num_classes"],
+                "aux": True,
+                "params": block,
+                "step": tcfg.iterations,
+                "fingerprint": fingerprint,
+            },
+        )
     last = result.probes[-1] if result.probes else {}
     tail = result.history[-3:]
     return {
@@ -131,7 +201,9 @@ def pretrain(params: dict, lists_dir: Path, out: Path, checkpoint: Path, *, devi
         "probes": result.probes,
         "metrics": {
             "final_loss": float(np.mean([r["loss"] for r in tail])) if tail else float("nan"),
-            "images_per_s": float(np.mean([r["images_per_s"] for r in result.history])) if result.history else 0.0,
+            "images_per_s": float(np.mean([r["images_per_s"] for r in result.history]))
+            if result.history
+            else 0.0,
             "seconds": round(time.perf_counter() - start, 1),
             "resumed_from_step": result.resumed_from,
             "chance_miou": chance_miou(frames, base["num_classes"], base["ignore_label"]),

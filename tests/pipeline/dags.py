@@ -35,7 +35,7 @@ def dvc_jobs(repo: Path = REPO) -> dict[str, Job]:
             if not stage.cmd:
                 continue
             deps = {d.def_path for d in stage.deps if not isinstance(d, ParamsDependency)}
-            jobs[stage.addressing.replace("@", "/")] = Job(
+            jobs[stage.name.replace("@", "/")] = Job(
                 _norm(stage.cmd), frozenset(deps), frozenset(o.def_path for o in stage.outs)
             )
     return jobs
@@ -53,7 +53,7 @@ def dvc_params(repo: Path = REPO) -> dict[str, frozenset[str]]:
             for dep in stage.deps:
                 if isinstance(dep, ParamsDependency):
                     found |= set(dep.params or [])
-            keys[stage.addressing.replace("@", "/")] = frozenset(found)
+            keys[stage.name.replace("@", "/")] = frozenset(found)
     return keys
 
 
@@ -76,7 +76,9 @@ def snakemake_jobs(repo: Path = REPO, configfile: Path | None = None) -> dict[st
         if "wildcards" in fields:
             name += "/" + ",".join(v.split("=", 1)[1] for v in fields["wildcards"].split(", "))
         split = lambda s: frozenset(x.strip() for x in s.split(",") if x.strip())  # noqa: E731
-        jobs[name] = Job(_norm(shell.group(1)), split(fields.get("input", "")), split(fields.get("output", "")))
+        jobs[name] = Job(
+            _norm(shell.group(1)), split(fields.get("input", "")), split(fields.get("output", ""))
+        )
     return jobs
 
 
@@ -84,7 +86,9 @@ def snakemake_params(repo: Path = REPO) -> dict[str, frozenset[str]]:
     """The params keys each rule declares through `params_of(...)` in workflow/rules/*.smk."""
     keys = {}
     for smk in sorted((repo / "workflow" / "rules").glob("*.smk")):
-        for rule, body in re.findall(r"^rule (\w+):\n((?:[ \t].*\n|\n)*)", smk.read_text(), flags=re.M):
+        for rule, body in re.findall(
+            r"^rule (\w+):\n((?:[ \t].*\n|\n)*)", smk.read_text(), flags=re.M
+        ):
             call = re.search(r"params_of\(([^)]*)\)", body)
             if call:
                 keys[rule] = frozenset(re.findall(r"f?\"([^\"]+)\"", call.group(1)))

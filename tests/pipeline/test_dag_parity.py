@@ -20,7 +20,9 @@ def test_same_jobs(both):
 
 def covered(inputs: frozenset[str], deps: frozenset[str]) -> frozenset[str]:
     """Snakemake's per-file inputs mapped to the DVC dep (file or folder) that holds each."""
-    return frozenset(next((d for d in deps if i == d or i.startswith(d.rstrip("/") + "/")), i) for i in inputs)
+    return frozenset(
+        next((d for d in deps if i == d or i.startswith(d.rstrip("/") + "/")), i) for i in inputs
+    )
 
 
 def test_same_commands_inputs_outputs(both):
@@ -34,7 +36,9 @@ def test_same_commands_inputs_outputs(both):
 def test_fan_out_covers_every_target(both, repo_params):
     dvc, _ = both
     for stage in ("select", "retrain", "evaluate"):
-        assert {n.split("/")[1] for n in dvc if n.startswith(stage + "/")} == set(repo_params["select"]["targets"])
+        assert {n.split("/")[1] for n in dvc if n.startswith(stage + "/")} == set(
+            repo_params["select"]["targets"]
+        )
 
 
 def test_same_params_keys():
@@ -48,4 +52,6 @@ def test_same_params_keys():
 def test_commands_call_stage_modules(both):
     dvc, _ = both
     for name, job in dvc.items():
-        assert job.command.startswith(f"python -m stages.{name.split('/')[0]} --params params.yaml"), name
+        assert job.command.startswith(
+            f"python -m stages.{name.split('/')[0]} --params params.yaml"
+        ), name

@@ -1,4 +1,4 @@
-"""The whole DAG on tiny params through both engines: same outputs, a no-op second run, MLflow runs."""
+"""The whole DAG on tiny params through both engines: outputs, a no-op re-run, MLflow runs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from tests.pipeline.dags import dvc_jobs
 from tests.pipeline.tiny import run, tiny_repo
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.pipeline, pytest.mark.e2e]
 
 
 def declared_outputs(repo) -> set[str]:
@@ -48,7 +48,9 @@ def test_one_mlflow_run_per_stage_execution(dvc_repo):
     exp = client.get_experiment_by_name(params["base"]["mlflow_experiment"])
     runs = client.search_runs([exp.experiment_id], "tags.`hyctas.kind` = 'stage'")
     names = sorted(r.data.tags["mlflow.runName"] for r in runs)
-    expected = sorted(n.replace("/", "[", 1) + ("]" if "/" in n else "") for n in dvc_jobs(dvc_repo))
+    expected = sorted(
+        n.replace("/", "[", 1) + ("]" if "/" in n else "") for n in dvc_jobs(dvc_repo)
+    )
     assert names == expected
     assert all(r.info.status == "FINISHED" for r in runs)
     evaluate = next(r for r in runs if r.data.tags["mlflow.runName"] == "evaluate[fast]")
@@ -66,4 +68,6 @@ def test_snakemake_produces_the_same_outputs(dvc_repo, tmp_path):
     def first_ids(r):
         return (r / "results/search/archive.csv").read_text().splitlines()[1 : population + 1]
 
-    assert [x.split(",")[0] for x in first_ids(repo)] == [x.split(",")[0] for x in first_ids(dvc_repo)]
+    assert [x.split(",")[0] for x in first_ids(repo)] == [
+        x.split(",")[0] for x in first_ids(dvc_repo)
+    ]

@@ -1,4 +1,4 @@
-"""The pretrain_supernet stage: resumes exactly after an interruption, and trains under 2-process DDP."""
+"""pretrain_supernet: resumes exactly after an interruption; trains under 2-process DDP."""
 
 from __future__ import annotations
 
@@ -10,15 +10,34 @@ import torch
 
 from tests.pipeline.tiny import run, tiny_repo
 
-PREP = ["--dataset-out", "data/prepare_data/dataset", "--lists-out", "data/prepare_data/lists",
-        "--metrics-out", "data/prepare_data/metrics.json"]
+PREP = [
+    "--dataset-out",
+    "data/prepare_data/dataset",
+    "--lists-out",
+    "data/prepare_data/lists",
+    "--metrics-out",
+    "data/prepare_data/metrics.json",
+]
 
 
 def pretrain_args(tag: str) -> list[str]:
     out = f"results/{tag}"
-    return ["--params", "params.yaml", "--lists", "data/prepare_data/lists", "--checkpoint", f"ckpt/{tag}.pt",
-            "--out", f"{out}/supernet.pt", "--train-log", f"{out}/log.csv", "--probes", f"{out}/probes.csv",
-            "--metrics-out", f"{out}/metrics.json"]
+    return [
+        "--params",
+        "params.yaml",
+        "--lists",
+        "data/prepare_data/lists",
+        "--checkpoint",
+        f"ckpt/{tag}.pt",
+        "--out",
+        f"{out}/supernet.pt",
+        "--train-log",
+        f"{out}/log.csv",
+        "--probes",
+        f"{out}/probes.csv",
+        "--metrics-out",
+        f"{out}/metrics.json",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +63,35 @@ def test_interrupted_run_resumes_to_the_same_weights(repo):
         assert torch.equal(a[name], b[name]), name
     metrics = json.loads((repo / "results/resumed/metrics.json").read_text())
     assert metrics["resumed_from_step"] == 3
-    assert {"probe_smallest_miou", "probe_largest_miou", "probe_random_miou", "chance_miou"} <= metrics.keys()
+    assert {
+        "probe_smallest_miou",
+        "probe_largest_miou",
+        "probe_random_miou",
+        "chance_miou",
+    } <= metrics.keys()
 
 
 @pytest.mark.pipeline
 def test_two_process_gloo_ddp_only_rank0_writes(repo):
     torchrun = str(__import__("pathlib").Path(sys.executable).with_name("torchrun"))
-    proc = run(repo, torchrun, "--standalone", "--nproc_per_node", "2", "-m", "stages.pretrain_supernet",
-               *pretrain_args("ddp"), timeout=900)
+    proc = run(
+        repo,
+        torchrun,
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "stages.pretrain_supernet",
+        *pretrain_args("ddp"),
+        timeout=900,
+    )
     out = repo / "results/ddp"
-    assert sorted(p.name for p in out.iterdir()) == ["log.csv", "metrics.json", "probes.csv", "supernet.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "log.csv",
+        "metrics.json",
+        "probes.csv",
+        "supernet.pt",
+    ]
     state = torch.load(out / "supernet.pt", weights_only=True)
     assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
     assert proc.stdout.count("[pretrain_supernet] {") == 1  # one summary line: rank 0 only

@@ -18,7 +18,11 @@ def merge(base: dict, extra: dict) -> dict:
     """Deep-merge `extra` into a copy of `base` (dicts merge, everything else replaces)."""
     out = dict(base)
     for key, value in extra.items():
-        out[key] = merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        out[key] = (
+            merge(base[key], value)
+            if isinstance(value, dict) and isinstance(base.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -32,8 +36,13 @@ def tiny_params(extra: dict | None = None) -> dict:
 
 def tiny_repo(dest: Path, extra: dict | None = None) -> Path:
     """Copy the tracked tree to `dest` as a fresh git repo with tiny params; returns `dest`."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for name in files:
         if (REPO / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -49,13 +58,27 @@ def tiny_repo(dest: Path, extra: dict | None = None) -> Path:
 def env(dest: Path) -> dict[str, str]:
     """Environment for commands in a tiny repo: the venv first on PATH, a private MLflow store."""
     bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-            "MLFLOW_TRACKING_URI": f"sqlite:///{dest / 'mlflow.db'}", "PYTHONPATH": str(dest)}
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{dest / 'mlflow.db'}",
+        "PYTHONPATH": str(dest),
+        # one torch thread per process: parallel jobs on 2 cores otherwise wait on each other
+        "OMP_NUM_THREADS": "1",
+    }
 
 
-def run(dest: Path, *cmd: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
+def run(
+    dest: Path, *cmd: str, check: bool = True, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run `cmd` in the tiny repo and return the finished process (output captured)."""
-    proc = subprocess.run(list(cmd), cwd=dest, env=env(dest), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        list(cmd), cwd=dest, env=env(dest), capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc

@@ -105,7 +105,8 @@ def test_real_frame_labeltrainids_against_labelids() -> None:
     # Its 255 pixels on evaluated ground truth: both score them as 'unlabeled' predictions
     # (false negatives only), so every class agrees (no false positive for the last class).
     disagree = [
-        n for n, (a, b) in result["class_iou"].items()
+        n
+        for n, (a, b) in result["class_iou"].items()
         if not (a != a and b != b) and abs(a - b) > 1e-9
     ]
     assert disagree == []

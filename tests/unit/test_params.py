@@ -19,10 +19,18 @@ def test_repo_params_are_valid(repo_params):
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("search_space.max_branches", 4, "search_space.max_branches = 4: 4 is greater than the maximum of 3"),
-        ("base.device", "gpu", "base.device = \"gpu\""),
+        (
+            "search_space.max_branches",
+            4,
+            "search_space.max_branches = 4: 4 is greater than the maximum of 3",
+        ),
+        ("base.device", "gpu", 'base.device = "gpu"'),
         ("prepare_data.source", "kitti", "'kitti' is not one of ['synthetic', 'cityscapes']"),
-        ("prepare_data.synthetic.height", 100, "prepare_data.synthetic.height = 100: 100 is not a multiple of 64"),
+        (
+            "prepare_data.synthetic.height",
+            100,
+            "prepare_data.synthetic.height = 100: 100 is not a multiple of 64",
+        ),
         ("search_space.ops", ["conv", "mystery"], "search_space.ops[1]"),
     ],
 )

@@ -18,7 +18,9 @@ def _stage_runs(client, experiment):
 def test_each_execution_is_one_tagged_run(mlflow_store, params, tmp_path):
     for _ in range(2):
         with stage_run("prepare_data", params, tags={"hyctas.arch_id": "abc"}) as run:
-            run.write_metrics(tmp_path / "metrics.json", {"train_frames": 3, "nested": {"x": 1.5}, "note": "text"})
+            run.write_metrics(
+                tmp_path / "metrics.json", {"train_frames": 3, "nested": {"x": 1.5}, "note": "text"}
+            )
     client = MlflowClient(mlflow_store)
     runs = _stage_runs(client, params["base"]["mlflow_experiment"])
     assert len(runs) == 2
@@ -26,7 +28,9 @@ def test_each_execution_is_one_tagged_run(mlflow_store, params, tmp_path):
     assert run.info.status == "FINISHED"
     assert run.data.tags["hyctas.stage"] == "prepare_data"
     assert run.data.tags["hyctas.arch_id"] == "abc"
-    assert len(run.data.tags["hyctas.params_hash"]) == 12 and run.data.tags["mlflow.source.git.commit"]
+    assert (
+        len(run.data.tags["hyctas.params_hash"]) == 12 and run.data.tags["mlflow.source.git.commit"]
+    )
     assert run.data.metrics == {"train_frames": 3.0, "nested.x": 1.5}
     assert run.data.params["prepare_data.synthetic.height"] == "256"
     # both executions share one parent run: the pipeline run

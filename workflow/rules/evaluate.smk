@@ -15,7 +15,9 @@ rule evaluate:
         file=PARAMS_FILE,
         reads=params_of("base", "evaluate"),
     # Timings are only honest on an otherwise idle machine: take every core.
-    threads: workflow.cores
+    threads: exclusive_threads("evaluate")
+    resources:
+        **resources_for("evaluate"),
     log:
         "logs/evaluate/{target}.log",
     conda:

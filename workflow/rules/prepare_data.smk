@@ -9,6 +9,9 @@ rule prepare_data:
     params:
         file=PARAMS_FILE,
         reads=params_of("base.seed", "base.num_classes", "base.ignore_label", "prepare_data"),
+    resources:
+        **resources_for("prepare_data"),
+    threads: threads_for("prepare_data")
     log:
         "logs/prepare_data.log",
     conda:

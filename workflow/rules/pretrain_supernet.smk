@@ -23,6 +23,9 @@ rule pretrain_supernet:
             "search_space",
             "pretrain_supernet",
         ),
+    resources:
+        **resources_for("pretrain_supernet"),
+    threads: threads_for("pretrain_supernet")
     log:
         "logs/pretrain_supernet.log",
     conda:

@@ -14,7 +14,9 @@ rule profile_latency:
         file=PARAMS_FILE,
         reads=params_of("base.seed", "base.num_classes", "search_space", "profile_latency"),
     # Timings are only honest on an otherwise idle machine: take every core.
-    threads: workflow.cores
+    threads: exclusive_threads("profile_latency")
+    resources:
+        **resources_for("profile_latency"),
     log:
         "logs/profile_latency.log",
     conda:

@@ -20,6 +20,9 @@ rule report:
         evaluate_dir=lambda w, input: parent_of_targets(input.evaluated),
         out_dir=lambda w, output: os.path.dirname(output.summary),
         reads=params_of("base.mlflow_experiment", "select", "report"),
+    resources:
+        **resources_for("report"),
+    threads: threads_for("report")
     log:
         "logs/report.log",
     conda:

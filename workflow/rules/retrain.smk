@@ -15,6 +15,9 @@ rule retrain:
         file=PARAMS_FILE,
         checkpoint="checkpoints/retrain/{target}.pt",
         reads=params_of("base", "search_space", "retrain"),
+    resources:
+        **resources_for("retrain"),
+    threads: threads_for("retrain")
     log:
         "logs/retrain/{target}.log",
     conda:

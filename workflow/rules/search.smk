@@ -21,6 +21,9 @@ rule search:
         file=PARAMS_FILE,
         cache="checkpoints/search/archive.csv",
         reads=params_of("base", "search"),
+    resources:
+        **resources_for("search"),
+    threads: threads_for("search")
     log:
         "logs/search.log",
     conda:

@@ -14,6 +14,9 @@ rule select:
             "search.constraints",
             f"select.targets.{wc.target}",
         ),
+    resources:
+        **resources_for("select"),
+    threads: threads_for("select")
     log:
         "logs/select/{target}.log",
     conda:

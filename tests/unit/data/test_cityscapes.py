@@ -19,7 +19,9 @@ KW = dict(num_classes=19, ignore_label=255, workers=1, progress=False)
 
 
 def prepare(root: Path, out: Path, on_bad_file: str = "error", workers: int = 1) -> dict:
-    return prepare_tree(root, ["train", "val"], out, on_bad_file=on_bad_file, **{**KW, "workers": workers})
+    return prepare_tree(
+        root, ["train", "val"], out, on_bad_file=on_bad_file, **{**KW, "workers": workers}
+    )
 
 
 def test_converts_and_writes_lists(tiny_tree, tmp_path):
@@ -31,7 +33,9 @@ def test_converts_and_writes_lists(tiny_tree, tmp_path):
     label = cv2.imread(str(pairs[0][1]), cv2.IMREAD_UNCHANGED)
     assert set(np.unique(label)) == {0, 10, 13, 255}  # road, sky, car, unlabelled
     stats = json.loads((out / "class_stats.json").read_text())
-    assert stats["splits"]["train"]["pixels"]["road"] > stats["splits"]["train"]["pixels"]["car"] > 0
+    assert (
+        stats["splits"]["train"]["pixels"]["road"] > stats["splits"]["train"]["pixels"]["car"] > 0
+    )
     assert json.loads((out / "bad_files.json").read_text()) == []
 
 
@@ -63,18 +67,29 @@ def _corrupt(path: Path) -> None:
     [
         (lambda img, lbl: _corrupt(img), "unreadable or corrupt image"),
         (
-            lambda img, lbl: cv2.imwrite(str(lbl.with_name(lbl.name.replace("polygons.json", "labelIds.png"))),
-                                         np.zeros((10, 10), np.uint8)),
+            lambda img, lbl: cv2.imwrite(
+                str(lbl.with_name(lbl.name.replace("polygons.json", "labelIds.png"))),
+                np.zeros((10, 10), np.uint8),
+            ),
             "label image is 10x10, image is 64x128",
         ),
         (
-            lambda img, lbl: lbl.write_text(json.dumps({"imgHeight": 64, "imgWidth": 128,
-                                                        "objects": [{"label": "dragon", "polygon": [[0, 0], [5, 0], [5, 5]]}]})),
+            lambda img, lbl: lbl.write_text(
+                json.dumps(
+                    {
+                        "imgHeight": 64,
+                        "imgWidth": 128,
+                        "objects": [{"label": "dragon", "polygon": [[0, 0], [5, 0], [5, 5]]}],
+                    }
+                )
+            ),
             "unknown label name(s) ['dragon']",
         ),
         (lambda img, lbl: lbl.write_text("{not json"), "unreadable polygon file"),
         (
-            lambda img, lbl: lbl.write_text(json.dumps({"imgHeight": 32, "imgWidth": 128, "objects": []})),
+            lambda img, lbl: lbl.write_text(
+                json.dumps({"imgHeight": 32, "imgWidth": 128, "objects": []})
+            ),
             "polygon canvas 32x128 differs from image 64x128",
         ),
     ],
@@ -101,7 +116,9 @@ def test_bad_frame_is_named_and_nothing_written(tiny_tree, tmp_path, damage, exp
 
 def test_unknown_trainid_value(tiny_tree, tmp_path):
     write_frame(tiny_tree, "train", "aachen", 7)
-    ids = tiny_tree / "gtFine" / "train" / "aachen" / "aachen_000007_000019_gtFine_labelTrainIds.png"
+    ids = (
+        tiny_tree / "gtFine" / "train" / "aachen" / "aachen_000007_000019_gtFine_labelTrainIds.png"
+    )
     cv2.imwrite(str(ids), np.full((64, 128), 40, np.uint8))  # fresher than its polygons: reused
     with pytest.raises(DataError, match=r"unknown label id\(s\) \[40\]"):
         prepare(tiny_tree, tmp_path / "lists")

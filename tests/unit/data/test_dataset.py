@@ -11,21 +11,42 @@ from hyctas.data.prepare import prepare_tree
 from hyctas.data.transforms import AugmentConfig, train_transform
 from hyctas.errors import ConfigError, DataError
 
-AUG = {"crop_height": 32, "crop_width": 64, "scale_min": 0.5, "scale_max": 2.0, "flip_prob": 0.5,
-       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+AUG = {
+    "crop_height": 32,
+    "crop_width": 64,
+    "scale_min": 0.5,
+    "scale_max": 2.0,
+    "flip_prob": 0.5,
+    "mean": [0.485, 0.456, 0.406],
+    "std": [0.229, 0.224, 0.225],
+}
 
 
 @pytest.fixture
 def lists(tiny_tree, tmp_path):
     out = tmp_path / "lists"
-    prepare_tree(tiny_tree, ["train", "val"], out, num_classes=19, ignore_label=255,
-                 on_bad_file="error", workers=1, progress=False)
+    prepare_tree(
+        tiny_tree,
+        ["train", "val"],
+        out,
+        num_classes=19,
+        ignore_label=255,
+        on_bad_file="error",
+        workers=1,
+        progress=False,
+    )
     return out
 
 
 def dataset(lists, augment=True, seed=0):
-    return SegmentationDataset(lists / "train.txt", ignore_label=255, mean=AUG["mean"], std=AUG["std"],
-                               augment=AugmentConfig.from_params(AUG) if augment else None, seed=seed)
+    return SegmentationDataset(
+        lists / "train.txt",
+        ignore_label=255,
+        mean=AUG["mean"],
+        std=AUG["std"],
+        augment=AugmentConfig.from_params(AUG) if augment else None,
+        seed=seed,
+    )
 
 
 def test_train_samples_have_crop_shape_and_valid_labels(lists):
@@ -61,7 +82,9 @@ def test_loader_order_and_workers_do_not_change_batches(lists):
 
 
 def test_padding_uses_ignore_label():
-    cfg = AugmentConfig.from_params({**AUG, "scale_min": 0.25, "scale_max": 0.25, "crop_height": 64, "crop_width": 64})
+    cfg = AugmentConfig.from_params(
+        {**AUG, "scale_min": 0.25, "scale_max": 0.25, "crop_height": 64, "crop_width": 64}
+    )
     image = np.zeros((64, 64, 3), np.uint8)
     label = np.zeros((64, 64), np.uint8)
     _, out = train_transform(image, label, cfg, 255, np.random.default_rng(0))

@@ -6,7 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from hyctas.data.labels import id_to_trainid_lut, labelids_to_trainids, trainid_colors, trainid_names
+from hyctas.data.labels import (
+    id_to_trainid_lut,
+    labelids_to_trainids,
+    trainid_colors,
+    trainid_names,
+)
 from tests.conftest import SHARED
 
 FRAME = SHARED / "fixtures" / "cityscapes_sample" / "gtFine" / "val" / "frankfurt"

@@ -13,8 +13,10 @@ from hyctas.train.launch import EXIT_PREEMPTED, processes_for, relaunch_if_multi
 
 
 def params(device: str = "cpu", default: int = 0, **stages: int) -> dict:
-    return {"base": {"device": device},
-            "resources": {"default": {"gpus": default}, **{s: {"gpus": g} for s, g in stages.items()}}}
+    return {
+        "base": {"device": device},
+        "resources": {"default": {"gpus": default}, **{s: {"gpus": g} for s, g in stages.items()}},
+    }
 
 
 def test_processes_come_from_the_stage_block_over_default():
@@ -59,7 +61,9 @@ def test_no_relaunch_in_a_worker_or_for_one_gpu(monkeypatch):
 def test_relaunch_exits_with_the_launch_status(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     calls = []
-    monkeypatch.setattr(launch, "launch", lambda module, argv, n: calls.append((module, argv, n)) or 143)
+    monkeypatch.setattr(
+        launch, "launch", lambda module, argv, n: calls.append((module, argv, n)) or 143
+    )
     monkeypatch.setattr(launch, "_main_module", lambda: "stages.retrain")
     with pytest.raises(SystemExit) as stop:
         relaunch_if_multi_gpu(params(retrain=2), "retrain", argv=["--params", "p.yaml"])
@@ -72,7 +76,8 @@ def test_launch_runs_n_processes_and_returns_their_status(tmp_path, monkeypatch)
     (tmp_path / "worker_mod.py").write_text(
         "import os, sys\n"
         "rank = int(os.environ['RANK'])\n"
-        "open(os.path.join(sys.argv[1], f'rank{rank}-of-{os.environ[\"WORLD_SIZE\"]}'), 'w').close()\n"
+        "world = os.environ['WORLD_SIZE']\n"
+        "open(os.path.join(sys.argv[1], f'rank{rank}-of-{world}'), 'w').close()\n"
         "sys.exit(int(sys.argv[2]) if rank == 1 else 0)\n"
     )
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))

@@ -16,19 +16,40 @@ from hyctas.train.sampler import StepBatchSampler
 from hyctas.train.schedule import make_optimizer, warmup_poly
 
 RECIPE = {
-    "iterations": 8, "batch_size": 2, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
-    "warmup_iters": 2, "poly_power": 0.9, "grad_clip": 1.0, "top_k": 0.5, "aux_weight": 0.2,
-    "amp": "off", "channels_last": False, "checkpoint_every": 3, "log_every": 2, "workers": 0,
+    "iterations": 8,
+    "batch_size": 2,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "warmup_iters": 2,
+    "poly_power": 0.9,
+    "grad_clip": 1.0,
+    "top_k": 0.5,
+    "aux_weight": 0.2,
+    "amp": "fp32",
+    "channels_last": False,
+    "checkpoint_every": 3,
+    "log_every": 2,
+    "workers": 0,
     "loss_stride": 1,
-    "augment": {"crop_height": 32, "crop_width": 64, "scale_min": 0.75, "scale_max": 1.5,
-                "flip_prob": 0.5, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+    "augment": {
+        "crop_height": 32,
+        "crop_width": 64,
+        "scale_min": 0.75,
+        "scale_max": 1.5,
+        "flip_prob": 0.5,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.25, 0.25, 0.25],
+    },
 }
 
 
 class Tiny(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 19, 1))
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 19, 1)
+        )
 
     def forward(self, x, scale=1.0):
         out = self.body(x) * scale
@@ -37,19 +58,45 @@ class Tiny(nn.Module):
 
 @pytest.fixture
 def data(tiny_tree, tmp_path):
-    prepare_tree(tiny_tree, ["train", "val"], tmp_path / "lists", num_classes=19, ignore_label=255,
-                 on_bad_file="error", workers=1, progress=False)
+    prepare_tree(
+        tiny_tree,
+        ["train", "val"],
+        tmp_path / "lists",
+        num_classes=19,
+        ignore_label=255,
+        on_bad_file="error",
+        workers=1,
+        progress=False,
+    )
     cfg = TrainConfig.from_params(RECIPE, "retrain")
-    return SegmentationDataset(tmp_path / "lists" / "train.txt", ignore_label=255, mean=cfg.augment.mean,
-                               std=cfg.augment.std, augment=cfg.augment, seed=0), cfg
+    return SegmentationDataset(
+        tmp_path / "lists" / "train.txt",
+        ignore_label=255,
+        mean=cfg.augment.mean,
+        std=cfg.augment.std,
+        augment=cfg.augment,
+        seed=0,
+    ), cfg
 
 
 def run(dataset, cfg, path, stop_after=None, scale_for=lambda step: [1.0 + 0.1 * (step % 3)]):
     torch.manual_seed(0)
     model = Tiny()
     hooks = LoopHooks(archs_for_step=scale_for, forward=lambda m, x, s: m(x, s))
-    train_loop(model, dataset, cfg, hooks, device=torch.device("cpu"), info=DistInfo(), seed=0,
-               ignore_label=255, checkpoint_path=path, fingerprint="f", stop_after=stop_after, progress=False)
+    train_loop(
+        model,
+        dataset,
+        cfg,
+        hooks,
+        device=torch.device("cpu"),
+        info=DistInfo(),
+        seed=0,
+        ignore_label=255,
+        checkpoint_path=path,
+        fingerprint="f",
+        stop_after=stop_after,
+        progress=False,
+    )
     return model
 
 
@@ -59,7 +106,9 @@ def test_interrupt_then_resume_equals_uninterrupted(data, tmp_path):
     with pytest.raises(Preempted, match="step 5/8"):
         run(dataset, cfg, tmp_path / "b.pt", stop_after=5)
     resumed = run(dataset, cfg, tmp_path / "b.pt")
-    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name
 
 
@@ -87,7 +136,9 @@ def test_topk_keeps_hardest_pixels():
     full = topk_cross_entropy(logits, target, 255, 1.0)
     hard = topk_cross_entropy(logits, target, 255, 0.34)
     assert hard > full  # the hardest pixel alone has the largest loss
-    assert torch.isclose(hard, torch.nn.functional.cross_entropy(logits[..., 2:3], target[..., 2:3]))
+    assert torch.isclose(
+        hard, torch.nn.functional.cross_entropy(logits[..., 2:3], target[..., 2:3])
+    )
 
 
 def test_warmup_then_poly():
@@ -99,7 +150,9 @@ def test_warmup_then_poly():
         opt.step()
         sched.step()
     assert lrs[:3] == [0.5, 1.0, 1.0] and lrs[-1] == pytest.approx(0.125)
-    assert all(a > b for a, b in zip(lrs[2:], lrs[3:]))  # strictly decaying after warm-up
+    assert all(
+        a > b for a, b in zip(lrs[2:], lrs[3:], strict=False)
+    )  # strictly decaying after warm-up
 
 
 def test_sampler_shards_and_resumes():
