@@ -62,6 +62,18 @@ class LoopResult:
     probes: list[dict[str, float]] = field(default_factory=list)
     resumed_from: int = 0
 
+    def summary(self, seconds: float) -> dict[str, float]:
+        """Metrics every training stage reports: final loss (mean of the last 3 records),
+        mean images/s, wall seconds of this run and the step it resumed from."""
+        tail = self.history[-3:]
+        speeds = [r["images_per_s"] for r in self.history]
+        return {
+            "final_loss": sum(r["loss"] for r in tail) / len(tail) if tail else float("nan"),
+            "images_per_s": sum(speeds) / len(speeds) if speeds else 0.0,
+            "seconds": round(seconds, 1),
+            "resumed_from_step": self.resumed_from,
+        }
+
 
 def _autocast(cfg: TrainConfig, device: torch.device):
     if cfg.amp == "fp32" or device.type != "cuda":

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -121,16 +120,10 @@ def retrain(
         )
         state["init"] = init
         save_checkpoint(out, state)
-    tail = result.history[-3:]
     return {
         "history": result.history,
         "metrics": {
-            "final_loss": float(np.mean([r["loss"] for r in tail])) if tail else float("nan"),
-            "images_per_s": float(np.mean([r["images_per_s"] for r in result.history]))
-            if result.history
-            else 0.0,
-            "seconds": round(time.perf_counter() - start, 1),
-            "resumed_from_step": result.resumed_from,
+            **result.summary(time.perf_counter() - start),
             "init": init,
             "kind": spec["kind"],
         },

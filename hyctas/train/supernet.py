@@ -195,17 +195,11 @@ def pretrain(
             },
         )
     last = result.probes[-1] if result.probes else {}
-    tail = result.history[-3:]
     return {
         "history": result.history,
         "probes": result.probes,
         "metrics": {
-            "final_loss": float(np.mean([r["loss"] for r in tail])) if tail else float("nan"),
-            "images_per_s": float(np.mean([r["images_per_s"] for r in result.history]))
-            if result.history
-            else 0.0,
-            "seconds": round(time.perf_counter() - start, 1),
-            "resumed_from_step": result.resumed_from,
+            **result.summary(time.perf_counter() - start),
             "chance_miou": chance_miou(frames, base["num_classes"], base["ignore_label"]),
             **{k: v for k, v in last.items() if k != "step"},
         },
