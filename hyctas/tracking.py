@@ -41,7 +41,10 @@ def git_commit() -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -144,7 +147,11 @@ def _parent_run_id(client: Any, experiment_id: str, pipeline_id: str) -> str:
     )
     if found:
         return found[0].info.run_id
-    tags = {"hyctas.pipeline_id": pipeline_id, "hyctas.kind": "pipeline", "mlflow.runName": f"pipeline-{pipeline_id}"}
+    tags = {
+        "hyctas.pipeline_id": pipeline_id,
+        "hyctas.kind": "pipeline",
+        "mlflow.runName": f"pipeline-{pipeline_id}",
+    }
     return with_retries(lambda: client.create_run(experiment_id, tags=tags)).info.run_id
 
 

@@ -3,8 +3,10 @@
 Single process, or DDP under torchrun (WORLD_SIZE > 1; only rank 0 writes and logs):
 
     python -m stages.pretrain_supernet --params params.yaml --lists data/prepare_data/lists \
-        --checkpoint checkpoints/pretrain_supernet/last.pt --out results/pretrain_supernet/supernet.pt \
-        --train-log results/pretrain_supernet/train_log.csv --probes results/pretrain_supernet/probes.csv \
+        --checkpoint checkpoints/pretrain_supernet/last.pt \
+        --out results/pretrain_supernet/supernet.pt \
+        --train-log results/pretrain_supernet/train_log.csv \
+        --probes results/pretrain_supernet/probes.csv \
         --metrics-out results/pretrain_supernet/metrics.json
 
 --checkpoint is the in-progress state (not a DAG output, so DVC keeps it): SIGTERM saves it and a
@@ -28,9 +30,13 @@ from hyctas.train.supernet import STAGE, pretrain, write_csv
 def parse_args() -> argparse.Namespace:
     parser = stage_parser(__doc__)
     parser.add_argument("--lists", type=Path, required=True, help="prepare_data file lists folder")
-    parser.add_argument("--checkpoint", type=Path, required=True, help="resumable in-progress checkpoint")
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="resumable in-progress checkpoint"
+    )
     parser.add_argument("--out", type=Path, required=True, help="final supernet checkpoint")
-    parser.add_argument("--train-log", type=Path, required=True, help="loss/lr curve CSV (DVC plot)")
+    parser.add_argument(
+        "--train-log", type=Path, required=True, help="loss/lr curve CSV (DVC plot)"
+    )
     parser.add_argument("--probes", type=Path, required=True, help="probe mIoU CSV (DVC plot)")
     parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
     parser.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests
@@ -46,9 +52,19 @@ def main(args: argparse.Namespace) -> None:
     tracking = stage_run(STAGE, params) if info.is_main else contextlib.nullcontext()
     try:
         with tracking as run:
-            on_log = (lambda step, m: run.log_metrics(m, step=step)) if run else (lambda step, m: None)
-            summary = pretrain(params, args.lists, args.out, args.checkpoint, device=device, info=info,
-                               on_log=on_log, stop_after=args.stop_after)
+            on_log = (
+                (lambda step, m: run.log_metrics(m, step=step)) if run else (lambda step, m: None)
+            )
+            summary = pretrain(
+                params,
+                args.lists,
+                args.out,
+                args.checkpoint,
+                device=device,
+                info=info,
+                on_log=on_log,
+                stop_after=args.stop_after,
+            )
             if info.is_main:
                 write_csv(args.train_log, summary["history"])
                 write_csv(args.probes, summary["probes"])

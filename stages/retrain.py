@@ -3,7 +3,8 @@
     python -m stages.retrain --params params.yaml --spec results/select/fast/model.json \
         --lists data/prepare_data/lists --supernet results/pretrain_supernet/supernet.pt \
         --checkpoint checkpoints/retrain/fast.pt --out results/retrain/fast/model.pt \
-        --train-log results/retrain/fast/train_log.csv --metrics-out results/retrain/fast/metrics.json
+        --train-log results/retrain/fast/train_log.csv \
+        --metrics-out results/retrain/fast/metrics.json
 
 `retrain.init` chooses fresh weights (scratch) or the supernet's; baselines always start fresh.
 Under torchrun it trains with DDP; SIGTERM checkpoints to --checkpoint and a re-run resumes.
@@ -30,10 +31,16 @@ def parse_args() -> argparse.Namespace:
     parser = stage_parser(__doc__)
     parser.add_argument("--spec", type=Path, required=True, help="model spec JSON from select")
     parser.add_argument("--lists", type=Path, required=True, help="prepare_data file lists folder")
-    parser.add_argument("--supernet", type=Path, required=True, help="pretrained supernet checkpoint")
-    parser.add_argument("--checkpoint", type=Path, required=True, help="resumable in-progress checkpoint")
+    parser.add_argument(
+        "--supernet", type=Path, required=True, help="pretrained supernet checkpoint"
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="resumable in-progress checkpoint"
+    )
     parser.add_argument("--out", type=Path, required=True, help="retrained model checkpoint")
-    parser.add_argument("--train-log", type=Path, required=True, help="loss/lr curve CSV (DVC plot)")
+    parser.add_argument(
+        "--train-log", type=Path, required=True, help="loss/lr curve CSV (DVC plot)"
+    )
     parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
     parser.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests
     return parser.parse_args()
@@ -45,20 +52,40 @@ def main(args: argparse.Namespace) -> None:
     try:
         spec = json.loads(args.spec.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{args.spec}: unreadable model spec ({exc}); re-run the select stage") from None
+        raise DataError(
+            f"{args.spec}: unreadable model spec ({exc}); re-run the select stage"
+        ) from None
     info = init_distributed(resolve_device(params["base"]["device"]))
     device = resolve_device(params["base"]["device"], info)
     tags = {"hyctas.arch_id": spec.get("arch_id", spec["kind"])}
-    tracking = stage_run(STAGE, params, target=spec["target"], tags=tags) if info.is_main else contextlib.nullcontext()
+    tracking = (
+        stage_run(STAGE, params, target=spec["target"], tags=tags)
+        if info.is_main
+        else contextlib.nullcontext()
+    )
     try:
         with tracking as run:
-            on_log = (lambda step, m: run.log_metrics(m, step=step)) if run else (lambda step, m: None)
-            summary = retrain(params, spec, args.lists, args.out, args.checkpoint,
-                              init=params[STAGE]["init"], supernet_path=args.supernet, device=device,
-                              info=info, on_log=on_log, stop_after=args.stop_after)
+            on_log = (
+                (lambda step, m: run.log_metrics(m, step=step)) if run else (lambda step, m: None)
+            )
+            summary = retrain(
+                params,
+                spec,
+                args.lists,
+                args.out,
+                args.checkpoint,
+                init=params[STAGE]["init"],
+                supernet_path=args.supernet,
+                device=device,
+                info=info,
+                on_log=on_log,
+                stop_after=args.stop_after,
+            )
             if info.is_main:
                 write_csv(args.train_log, summary["history"])
-                run.write_metrics(args.metrics_out, {"target": spec["target"], **summary["metrics"]})
+                run.write_metrics(
+                    args.metrics_out, {"target": spec["target"], **summary["metrics"]}
+                )
                 print(f"[{STAGE}] {spec['target']}: {summary['metrics']}")
     finally:
         shutdown(info)
