@@ -71,6 +71,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_csv(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
+    """Rows of dicts as CSV (columns: union of keys, first-seen order), atomically."""
+    import pandas as pd
+
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
+
+
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write `data` as indented, key-sorted JSON to `path` atomically."""
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -16,15 +16,14 @@ re-run resumes from it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 
+from hyctas.atomic import write_csv
 from hyctas.params import load_params
 from hyctas.stage import run_stage, stage_parser
-from hyctas.tracking import stage_run
-from hyctas.train.distributed import init_distributed, resolve_device, shutdown
 from hyctas.train.launch import relaunch_if_multi_gpu
-from hyctas.train.supernet import STAGE, pretrain, write_csv
+from hyctas.train.session import training_session
+from hyctas.train.supernet import STAGE, pretrain
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,32 +45,22 @@ def parse_args() -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     relaunch_if_multi_gpu(params, STAGE)  # resources.<stage>.gpus > 1: torchrun, then exit
-    device = resolve_device(params["base"]["device"])
-    info = init_distributed(device)
-    device = resolve_device(params["base"]["device"], info)
-    tracking = stage_run(STAGE, params) if info.is_main else contextlib.nullcontext()
-    try:
-        with tracking as run:
-            on_log = (
-                (lambda step, m: run.log_metrics(m, step=step)) if run else (lambda step, m: None)
-            )
-            summary = pretrain(
-                params,
-                args.lists,
-                args.out,
-                args.checkpoint,
-                device=device,
-                info=info,
-                on_log=on_log,
-                stop_after=args.stop_after,
-            )
-            if info.is_main:
-                write_csv(args.train_log, summary["history"])
-                write_csv(args.probes, summary["probes"])
-                run.write_metrics(args.metrics_out, summary["metrics"])
-                print(f"[{STAGE}] {summary['metrics']}")
-    finally:
-        shutdown(info)
+    with training_session(STAGE, params) as session:
+        summary = pretrain(
+            params,
+            args.lists,
+            args.out,
+            args.checkpoint,
+            device=session.device,
+            info=session.info,
+            on_log=session.on_log,
+            stop_after=args.stop_after,
+        )
+        if session.run is not None:
+            write_csv(args.train_log, summary["history"])
+            write_csv(args.probes, summary["probes"])
+            session.run.write_metrics(args.metrics_out, summary["metrics"])
+            print(f"[{STAGE}] {summary['metrics']}")
 
 
 if __name__ == "__main__":

@@ -13,18 +13,16 @@ Under torchrun it trains with DDP; SIGTERM checkpoints to --checkpoint and a re-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 from pathlib import Path
 
+from hyctas.atomic import write_csv
 from hyctas.errors import DataError
 from hyctas.params import load_params
 from hyctas.stage import run_stage, stage_parser
-from hyctas.tracking import stage_run
-from hyctas.train.distributed import init_distributed, resolve_device, shutdown
 from hyctas.train.launch import relaunch_if_multi_gpu
 from hyctas.train.retrain import STAGE, retrain
-from hyctas.train.supernet import write_csv
+from hyctas.train.session import training_session
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,40 +53,26 @@ def main(args: argparse.Namespace) -> None:
         raise DataError(
             f"{args.spec}: unreadable model spec ({exc}); re-run the select stage"
         ) from None
-    info = init_distributed(resolve_device(params["base"]["device"]))
-    device = resolve_device(params["base"]["device"], info)
     tags = {"hyctas.arch_id": spec.get("arch_id", spec["kind"])}
-    tracking = (
-        stage_run(STAGE, params, target=spec["target"], tags=tags)
-        if info.is_main
-        else contextlib.nullcontext()
-    )
-    try:
-        with tracking as run:
-            on_log = (
-                (lambda step, m: run.log_metrics(m, step=step)) if run else (lambda step, m: None)
-            )
-            summary = retrain(
-                params,
-                spec,
-                args.lists,
-                args.out,
-                args.checkpoint,
-                init=params[STAGE]["init"],
-                supernet_path=args.supernet,
-                device=device,
-                info=info,
-                on_log=on_log,
-                stop_after=args.stop_after,
-            )
-            if info.is_main:
-                write_csv(args.train_log, summary["history"])
-                run.write_metrics(
-                    args.metrics_out, {"target": spec["target"], **summary["metrics"]}
-                )
-                print(f"[{STAGE}] {spec['target']}: {summary['metrics']}")
-    finally:
-        shutdown(info)
+    with training_session(STAGE, params, target=spec["target"], tags=tags) as session:
+        summary = retrain(
+            params,
+            spec,
+            args.lists,
+            args.out,
+            args.checkpoint,
+            init=params[STAGE]["init"],
+            supernet_path=args.supernet,
+            device=session.device,
+            info=session.info,
+            on_log=session.on_log,
+            stop_after=args.stop_after,
+        )
+        if session.run is not None:
+            write_csv(args.train_log, summary["history"])
+            metrics = {"target": spec["target"], **summary["metrics"]}
+            session.run.write_metrics(args.metrics_out, metrics)
+            print(f"[{STAGE}] {spec['target']}: {summary['metrics']}")
 
 
 if __name__ == "__main__":

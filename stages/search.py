@@ -19,6 +19,7 @@ import argparse
 import hashlib
 from pathlib import Path
 
+from hyctas.atomic import write_csv
 from hyctas.latency.predictor import LatencyPredictor
 from hyctas.params import load_params
 from hyctas.search.plots import plot_front, plot_hypervolume, write_front_table
@@ -26,7 +27,6 @@ from hyctas.search.run import ACCURACY, LATENCY, STAGE, hypervolume_rows, run_se
 from hyctas.stage import run_stage, stage_parser
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device
-from hyctas.train.supernet import write_csv
 
 OUTPUTS = {
     "archive": "search archive CSV",

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from hyctas.data.dataset import SegmentationDataset
 from hyctas.errors import ConfigError
 from hyctas.models.factory import build_model, model_checkpoint
 from hyctas.params import params_hash
@@ -23,6 +22,7 @@ from hyctas.train.checkpoint import save_checkpoint
 from hyctas.train.config import TrainConfig
 from hyctas.train.distributed import DistInfo
 from hyctas.train.loop import LoopHooks, train_loop
+from hyctas.train.session import training_dataset
 from hyctas.train.supernet import load_supernet
 
 STAGE = "retrain"
@@ -68,14 +68,7 @@ def retrain(
     recipe = TrainConfig.from_params(block["recipe"], f"{STAGE}.recipe")
     torch.manual_seed(base["seed"])
     model = initial_model(spec, params, init, supernet_path, device)
-    dataset = SegmentationDataset(
-        lists_dir / "train.txt",
-        ignore_label=base["ignore_label"],
-        mean=recipe.augment.mean,
-        std=recipe.augment.std,
-        augment=recipe.augment,
-        seed=base["seed"],
-    )
+    dataset = training_dataset(lists_dir, base, recipe)
     hooks = LoopHooks(
         archs_for_step=lambda step: [None], forward=lambda m, x, _: m(x), on_log=on_log
     )

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from hyctas.atomic import atomic_path
 from hyctas.data.dataset import SegmentationDataset
 from hyctas.evaluation import confusion, recalibrate_bn
 from hyctas.models.supernet import Supernet
@@ -27,6 +26,7 @@ from hyctas.train.checkpoint import save_checkpoint
 from hyctas.train.config import TrainConfig
 from hyctas.train.distributed import DistInfo, barrier
 from hyctas.train.loop import LoopHooks, train_loop
+from hyctas.train.session import training_dataset
 
 STAGE = "pretrain_supernet"
 
@@ -117,14 +117,7 @@ def pretrain(
     tcfg = TrainConfig.from_params(block["recipe"], f"{STAGE}.recipe")
     seed = base["seed"]
     torch.manual_seed(seed)
-    dataset = SegmentationDataset(
-        lists_dir / "train.txt",
-        ignore_label=base["ignore_label"],
-        mean=tcfg.augment.mean,
-        std=tcfg.augment.std,
-        augment=tcfg.augment,
-        seed=seed,
-    )
+    dataset = training_dataset(lists_dir, base, tcfg)
     frames = EvalFrames.load(
         lists_dir,
         base,
@@ -215,11 +208,3 @@ def load_supernet(path: Path, device: torch.device) -> tuple[Supernet, SpaceConf
     net = Supernet(cfg, state["num_classes"], aux=state["aux"])
     net.load_state_dict(state["model"])
     return net.to(device).eval(), cfg, state
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Rows of dicts as CSV (columns: union of keys, in first-seen order), atomically."""
-    import pandas as pd
-
-    with atomic_path(path) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
