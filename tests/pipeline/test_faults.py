@@ -372,6 +372,8 @@ def stage_process(parent: int, module: str, timeout: float = 120):
 def repro_until_checkpoint(repo: Path, after_step: int = 0):
     """Start `dvc repro pretrain_supernet`; return (dvc process, stage process) once a checkpoint
     past `after_step` exists."""
+    import torch  # before the stage starts: importing it takes seconds on a slow machine
+
     dvc = subprocess.Popen(
         [str(Path(sys.executable).with_name("dvc")), "repro", "pretrain_supernet"],
         cwd=repo,
@@ -381,8 +383,6 @@ def repro_until_checkpoint(repo: Path, after_step: int = 0):
         text=True,
     )
     child = stage_process(dvc.pid, "stages.pretrain_supernet")
-    import torch
-
     deadline = time.time() + 240
     while True:
         assert dvc.poll() is None, dvc.stdout.read()[-3000:]
@@ -398,12 +398,15 @@ def repro_until_checkpoint(repo: Path, after_step: int = 0):
 
 
 def test_sigterm_and_sigkill_lose_nothing_and_dvc_repro_resumes(tmp_path):
+    # Enough steps that each signal lands inside the training loop even on a slow, busy CI
+    # machine: a SIGTERM after the loop (60 steps once finished first) kills the stage with the
+    # default handler instead of the checkpoint-and-exit-143 path under test.
     repo = tiny_repo(
         tmp_path,
         {
             "pretrain_supernet": {
-                "probe_every": 100,
-                "recipe": {"iterations": 60, "checkpoint_every": 2},
+                "probe_every": 1000,
+                "recipe": {"iterations": 300, "checkpoint_every": 2},
             }
         },
     )
