@@ -6,7 +6,8 @@
         --train-log results/retrain/fast/train_log.csv \
         --metrics-out results/retrain/fast/metrics.json
 
-`retrain.init` chooses fresh weights (scratch) or the supernet's; baselines always start fresh.
+`retrain.init` (or the target's own `init` in select.targets, carried by its spec) chooses
+fresh weights (scratch) or the supernet's; baselines always start fresh.
 Under torchrun it trains with DDP; SIGTERM checkpoints to --checkpoint and a re-run resumes.
 """
 
@@ -61,7 +62,7 @@ def main(args: argparse.Namespace) -> None:
             args.lists,
             args.out,
             args.checkpoint,
-            init=params[STAGE]["init"],
+            init=spec.get("init", params[STAGE]["init"]),
             supernet_path=args.supernet,
             device=session.device,
             info=session.info,

@@ -22,7 +22,7 @@ from hyctas.latency.keys import FIXED_PIECES
 from hyctas.latency.predictor import LatencyModel, LatencyPredictor, fit_model
 from hyctas.latency.settings import ProfileSettings
 from hyctas.latency.table import FORMAT, LatencyTable
-from hyctas.latency.timing import profiling, time_networks, time_pieces
+from hyctas.latency.timing import profiling, time_table_and_networks
 from hyctas.latency.validation import kendall_tau, mape_pct, sample_arch_sets
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
@@ -120,10 +120,12 @@ def run_profile(
     keys = enumerate_keys(cfg, num_classes, settings.input_size)
     calib, val = sample_arch_sets(cfg, seed, settings.calibration_archs, settings.validation_archs)
     with profiling(settings):
-        timings = time_pieces(keys, cfg, num_classes, settings, seed)
-        table_seconds = time.perf_counter() - start
-        # Both sets in the same interleaved rounds: they see the same machine conditions.
-        net_timings = time_networks(calib + val, cfg, num_classes, settings, seed)
+        # Table pieces, calibration and validation networks in the same interleaved rounds:
+        # all of them see the same machine conditions.
+        timings, net_timings = time_table_and_networks(
+            keys, calib + val, cfg, num_classes, settings, seed
+        )
+    measure_seconds = time.perf_counter() - start
     measured = [t.value(settings.statistic) for t in net_timings]
     table = LatencyTable(timings, table_meta(cfg, num_classes, settings, len(keys)))
     plain = LatencyPredictor(table)
@@ -136,7 +138,7 @@ def run_profile(
         "keys": len(keys),
         **{f"keys_{kind}": sum(k.op == kind for k in keys) for kind in FIXED_PIECES},
         "keys_cells": sum(k.op not in FIXED_PIECES for k in keys),
-        "table_seconds": round(table_seconds, 1),
+        "measure_seconds": round(measure_seconds, 1),
         "total_seconds": round(time.perf_counter() - start, 1),
         "mape_pct": mape_pct(predicted, meas),
         "max_ape_pct": max(abs(r["error_pct"]) for r in rows),

@@ -38,7 +38,9 @@ class ProfileSettings:
         clock: "wall" (elapsed time) or "cpu" (CPU time of the measuring thread: robust to
             other programs on a shared machine; needs device cpu and threads 1).
         warmup: Untimed runs of each piece or network before timing.
-        repeats: Timed runs of each piece or network (one per round).
+        repeats: Timed runs of each table piece (one per round).
+        network_repeats: Timed runs of each whole network (calibration and validation): the
+            measured side of the fit and of the validation, so more runs than a piece.
         statistic: Summary of the timed runs used to predict: "median", "p10" or "min".
         max_memory_mb: Rough bound on the pieces (weights + inputs) kept alive at once;
             pieces are timed in interleaved rounds within groups of at most this size.
@@ -55,6 +57,7 @@ class ProfileSettings:
     clock: str
     warmup: int
     repeats: int
+    network_repeats: int
     statistic: str
     max_memory_mb: int
     calibration_archs: int
@@ -87,7 +90,8 @@ class ProfileSettings:
                     f"profile_latency.{key}: {value!r} must be a positive multiple of "
                     f"{_INPUT_MULTIPLE} (the network halves the 1/32 feature once more)"
                 )
-        minimum = {"batch_size": 1, "threads": 1, "warmup": 0, "repeats": 1, "max_memory_mb": 1}
+        minimum = {"batch_size": 1, "threads": 1, "warmup": 0, "repeats": 1, "network_repeats": 1}
+        minimum |= {"max_memory_mb": 1}
         minimum |= {"calibration_archs": 2, "validation_archs": 2}
         for key, low in minimum.items():
             value = getattr(self, key)

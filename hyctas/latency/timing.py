@@ -2,16 +2,21 @@
 
 Protocol (the same for table entries and end-to-end networks): fixed `torch` thread count,
 eval mode, `torch.inference_mode`, garbage collector paused, `warmup` untimed runs of each
-item, then `repeats` rounds; each round times every item of a group once, in a fresh
-seeded random order, with the device synchronised before and after the call (CUDA), on
-the wall clock or the measuring thread's CPU clock (`clock`). A
-burst of load from other programs thus lands on many items a little instead of on a few
-items a lot. Items are grouped so that at most about `max_memory_mb` of weights and inputs
-are alive at once. Each item's samples are summarised by median, p10, p90 and min.
+item, then interleaved rounds; each round times items of a group once, in a fresh seeded
+random order, with the device synchronised before and after the call (CUDA), on the wall
+clock or the measuring thread's CPU clock (`clock`). A burst of load from other programs
+thus lands on many items a little instead of on a few items a lot. Items are grouped so
+that at most about `max_memory_mb` of weights and inputs are alive at once. Each item's
+samples are summarised by median, p10, p90 and min.
+
+`time_table_and_networks` times the table pieces and the whole calibration/validation
+networks in the *same* rounds (each network's runs spread over every group), so both sides
+of the fit see the same machine: on a shared VM whose speed drifts by 5-30 % over minutes,
+timing the networks after the table left MAPE between 1.7 and 7 % from run to run.
 
 Example:
     >>> with profiling(settings):
-    ...     timings = time_pieces(keys, cfg, num_classes, settings)
+    ...     table, networks = time_table_and_networks(keys, archs, cfg, num_classes, settings)
 """
 
 from __future__ import annotations
@@ -92,6 +97,48 @@ def synchronizer(device: torch.device) -> Callable[[], None]:
     return lambda: None
 
 
+def round_members(repeats: Sequence[int]) -> list[list[int]]:
+    """Runner indices timed in each round: runner i in `repeats[i]` of `max(repeats)` rounds,
+    spread evenly (a runner with half the repeats runs every other round)."""
+    total = max(repeats, default=0)
+    return [
+        [i for i, n in enumerate(repeats) if (r + 1) * n // total > r * n // total]
+        for r in range(total)
+    ]
+
+
+def interleaved_samples(
+    runners: Sequence[Callable[[], Any]],
+    warmup: Sequence[int],
+    repeats: Sequence[int],
+    sync: Callable[[], None],
+    seed: int,
+    progress: tqdm | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[list[float]]:
+    """Raw run times (ms) of each runner: `warmup[i]` untimed runs, then `repeats[i]` timed
+    runs in interleaved, shuffled rounds (see module doc)."""
+    for run, n in zip(runners, warmup, strict=True):
+        for _ in range(n):
+            run()
+        sync()
+        if progress is not None:
+            progress.update(n)
+    samples: list[list[float]] = [[] for _ in runners]
+    rng = random.Random(seed)
+    for order in round_members(repeats):
+        rng.shuffle(order)
+        for i in order:
+            sync()
+            start = clock()
+            runners[i]()
+            sync()
+            samples[i].append((clock() - start) * 1e3)
+        if progress is not None:
+            progress.update(len(order))
+    return samples
+
+
 def time_interleaved(
     runners: Sequence[Callable[[], Any]],
     warmup: int,
@@ -105,25 +152,8 @@ def time_interleaved(
 
     `clock` returns seconds: `time.perf_counter` (wall) or `time.thread_time` (CPU).
     """
-    for run in runners:
-        for _ in range(warmup):
-            run()
-        sync()
-        if progress is not None:
-            progress.update(warmup)
-    samples: list[list[float]] = [[] for _ in runners]
-    rng = random.Random(seed)
-    order = list(range(len(runners)))
-    for _ in range(repeats):
-        rng.shuffle(order)
-        for i in order:
-            sync()
-            start = clock()
-            runners[i]()
-            sync()
-            samples[i].append((clock() - start) * 1e3)
-        if progress is not None:
-            progress.update(len(order))
+    n = len(runners)
+    samples = interleaved_samples(runners, [warmup] * n, [repeats] * n, sync, seed, progress, clock)
     return [Timing.from_samples(s) for s in samples]
 
 
@@ -154,66 +184,63 @@ def _grouped(pieces: Iterable[Piece], budget_bytes: int) -> Iterator[list[Piece]
         yield group
 
 
-def _time_all(
-    pieces: Iterable[Piece], count: int, settings: ProfileSettings, seed: int, desc: str
-) -> list[Timing]:
-    device, dtype = settings.torch_device(), settings.torch_dtype()
-    sync = synchronizer(device)
-    moved = (p.to(device, dtype) for p in pieces)
-    timings: list[Timing] = []
-    total = count * (settings.warmup + settings.repeats)
-    with tqdm(total=total, desc=desc, unit="run", mininterval=2.0) as bar:
-        for group in _grouped(moved, settings.max_memory_mb * 2**20):
-            runners = [p.runner() for p in group]
-            timings += time_interleaved(
-                runners,
-                settings.warmup,
-                settings.repeats,
-                sync,
-                seed + len(timings),
-                bar,
-                settings.clock_fn(),
-            )
-            del group, runners
-    return timings
+def network_piece(arch: Arch, cfg: SpaceConfig, num_classes: int, settings: ProfileSettings) -> Piece:
+    """The whole inference network of `arch` (`SegNet` in eval mode, no aux heads) on one batch."""
+    net = SegNet(arch, cfg, num_classes, aux=False).eval()
+    h, w = settings.input_size
+    return Piece(net, (torch.randn(settings.batch_size, 3, h, w),), {})
 
 
-def time_pieces(
+def time_table_and_networks(
     keys: Sequence[OpKey],
-    cfg: SpaceConfig,
-    num_classes: int,
-    settings: ProfileSettings,
-    seed: int = 0,
-) -> dict[OpKey, Timing]:
-    """Times the piece of every key (call inside `profiling(settings)`).
-
-    Args:
-        keys: Distinct keys (from `enumerate_keys`); each is measured once.
-        cfg: The search space the keys belong to.
-        num_classes: Output classes.
-        settings: The protocol.
-        seed: Seed of the round orders.
-
-    Returns:
-        Timing per key.
-    """
-    pieces = (build_piece(k, cfg, num_classes, settings.batch_size) for k in keys)
-    timings = _time_all(pieces, len(keys), settings, seed, "latency table")
-    return dict(zip(keys, timings, strict=True))
-
-
-def time_networks(
     archs: Sequence[Arch],
     cfg: SpaceConfig,
     num_classes: int,
     settings: ProfileSettings,
     seed: int = 0,
-) -> list[Timing]:
-    """Times whole inference networks (`SegNet` in eval mode, no aux heads), same protocol."""
-    h, w = settings.input_size
+) -> tuple[dict[OpKey, Timing], list[Timing]]:
+    """Times the piece of every key and the whole network of every arch in shared rounds.
 
-    def piece(arch: Arch) -> Piece:
-        net = SegNet(arch, cfg, num_classes, aux=False).eval()
-        return Piece(net, (torch.randn(settings.batch_size, 3, h, w),), {})
+    Call inside `profiling(settings)`. Pieces are built group by group (memory bound); the
+    networks stay alive throughout and their `network_repeats` runs are shared out over the
+    groups in proportion to the pieces each holds, so both are timed over the same minutes.
 
-    return _time_all((piece(a) for a in archs), len(archs), settings, seed, "networks")
+    Args:
+        keys: Distinct keys (from `enumerate_keys`); each is measured once.
+        archs: Architectures timed end to end (calibration and validation).
+        cfg: The search space the keys belong to.
+        num_classes: Output classes.
+        settings: The protocol (`repeats` per piece, `network_repeats` per network).
+        seed: Seed of the round orders.
+
+    Returns:
+        Timing per key, and one timing per arch in the order given.
+    """
+    device, dtype = settings.torch_device(), settings.torch_dtype()
+    sync, clock = synchronizer(device), settings.clock_fn()
+    nets = [network_piece(a, cfg, num_classes, settings).to(device, dtype) for a in archs]
+    net_runners = [n.runner() for n in nets]
+    net_bytes = sum(_piece_bytes(n) for n in nets)
+    budget = max(settings.max_memory_mb * 2**20 - net_bytes, 1)
+    pieces = (build_piece(k, cfg, num_classes, settings.batch_size) for k in keys)
+    moved = (p.to(device, dtype) for p in pieces)
+    piece_timings: list[Timing] = []
+    net_samples: list[list[float]] = [[] for _ in nets]
+    runs = len(keys) * (settings.warmup + settings.repeats)
+    runs += len(nets) * (settings.warmup + settings.network_repeats)
+    with tqdm(total=runs, desc="latency table + networks", unit="run", mininterval=2.0) as bar:
+        for g, group in enumerate(_grouped(moved, budget)):
+            done = len(piece_timings)
+            # Network runs owed after this group: proportional to the pieces timed so far.
+            owed = settings.network_repeats * (done + len(group)) // max(len(keys), 1)
+            share = owed - settings.network_repeats * done // max(len(keys), 1)
+            runners = [p.runner() for p in group] + net_runners
+            warmup = [settings.warmup] * len(group) + [settings.warmup if g == 0 else 0] * len(nets)
+            repeats = [settings.repeats] * len(group) + [share] * len(nets)
+            samples = interleaved_samples(runners, warmup, repeats, sync, seed + done, bar, clock)
+            piece_timings += [Timing.from_samples(s) for s in samples[: len(group)]]
+            for kept, new in zip(net_samples, samples[len(group) :], strict=True):
+                kept.extend(new)
+            del group, runners
+    table = dict(zip(keys, piece_timings, strict=True))
+    return table, [Timing.from_samples(s) for s in net_samples]

@@ -1,8 +1,10 @@
 """The `select` stage's logic: one model spec per retraining target.
 
 A target is either a budget on the searched front (`max_latency_ms` or `front_quantile`,
-see `hyctas.search.selection`) or a hand-designed baseline (`baseline: <name>`, `width`),
-so retraining and evaluation fan out over one list of names.
+see `hyctas.search.selection`, with an optional `init` that overrides `retrain.init` for that
+target) or a hand-designed baseline (`baseline: <name>`, `width`), so retraining and
+evaluation fan out over one list of names. Two targets with the same rule and different
+`init` retrain one architecture both ways, side by side in the report.
 """
 
 from __future__ import annotations
@@ -49,11 +51,12 @@ def model_spec(target: str, spec: dict, archive_path: Path, search_block: dict) 
             "kind": "baseline",
             "baseline": {"name": spec["baseline"], "width": spec["width"]},
         }
+    rule = {k: v for k, v in spec.items() if k != "init"}
     archive = load_archive(archive_path, search_block)
-    chosen = select_targets(archive, {target: spec}, accuracy=ACCURACY, latency=LATENCY, key=KEY)[
+    chosen = select_targets(archive, {target: rule}, accuracy=ACCURACY, latency=LATENCY, key=KEY)[
         target
     ]
-    return {
+    out = {
         "target": target,
         "kind": "segnet",
         "arch": chosen.arch.to_dict(),
@@ -63,3 +66,6 @@ def model_spec(target: str, spec: dict, archive_path: Path, search_block: dict) 
         "budget_ms": chosen.budget,
         "predicted": chosen.values,
     }
+    if "init" in spec:  # the spec carries it, so changing it reruns only this target's retrain
+        out["init"] = spec["init"]
+    return out

@@ -30,9 +30,16 @@ def test_dvc_repro_runs_the_whole_dag(dvc_repo):
     missing = [o for o in declared_outputs(dvc_repo) if not (dvc_repo / o).exists()]
     assert not missing
     summary = (dvc_repo / "reports/summary.md").read_text()
-    for target in ("fast", "accurate", "baseline"):
+    for target in ("fast", "accurate", "accurate_supernet", "baseline"):
         assert f"| {target} |" in summary
     assert "Verdict" in summary
+    # accurate and accurate_supernet: one architecture, retrained from scratch and from the
+    # supernet's weights, compared side by side.
+    spec = json.loads((dvc_repo / "results/select/accurate_supernet/model.json").read_text())
+    assert spec["init"] == "supernet"
+    trained = json.loads((dvc_repo / "results/retrain/accurate_supernet/metrics.json").read_text())
+    assert trained["init"] == "supernet"
+    assert f"| `{spec['arch_id']}` | accurate |" in summary
 
 
 def test_second_repro_is_a_quick_no_op(dvc_repo):

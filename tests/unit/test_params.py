@@ -32,6 +32,9 @@ def test_repo_params_are_valid(repo_params):
             "prepare_data.synthetic.height = 100: 100 is not a multiple of 64",
         ),
         ("search_space.ops", ["conv", "mystery"], "search_space.ops[1]"),
+        ("select.targets.fast.init", "imagenet", "select.targets.fast"),
+        ("select.targets.baseline.init", "supernet", "select.targets.baseline"),
+        ("profile_latency.network_repeats", 0, "profile_latency.network_repeats = 0"),
     ],
 )
 def test_invalid_value_names_key_and_allowed(params, key, value, expected):

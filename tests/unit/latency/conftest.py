@@ -51,6 +51,7 @@ def profile_block(**overrides: Any) -> dict[str, Any]:
         "clock": "cpu",
         "warmup": 1,
         "repeats": 2,
+        "network_repeats": 2,
         "statistic": "min",
         "max_memory_mb": 64,
         "calibration_archs": 3,

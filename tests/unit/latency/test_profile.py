@@ -65,7 +65,7 @@ def test_stage_writes_its_outputs(
     model = LatencyModel.load(out / "latency_model.json")
     assert model.table_digest == table.digest()
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {"keys", "table_seconds", "mape_pct", "kendall_tau", "scale"} <= set(metrics)
+    assert {"keys", "measure_seconds", "mape_pct", "kendall_tau", "scale"} <= set(metrics)
     rows = (out / "validation.csv").read_text().splitlines()
     assert rows[0].startswith("arch_id,branches,table_sum_ms,predicted_ms,measured_ms")
     assert len(rows) == 1 + 3

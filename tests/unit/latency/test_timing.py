@@ -8,9 +8,17 @@ import torch
 
 from hyctas.errors import ConfigError
 from hyctas.latency.settings import ProfileSettings
-from hyctas.latency.timing import Timing, profiling, time_interleaved
+from hyctas.latency.enumerate import enumerate_keys
+from hyctas.latency.timing import (
+    Timing,
+    interleaved_samples,
+    profiling,
+    round_members,
+    time_interleaved,
+    time_table_and_networks,
+)
 
-from .conftest import profile_block, settings
+from .conftest import CLASSES, SIZE, arch, profile_block, settings, space
 
 
 def test_timing_summary_matches_numpy() -> None:
@@ -32,6 +40,34 @@ def test_interleaved_rounds_call_each_runner_and_shuffle() -> None:
     rounds = [calls[8 + 4 * r : 12 + 4 * r] for r in range(5)]
     assert all(sorted(r) == list("abcd") for r in rounds)
     assert len({tuple(r) for r in rounds}) > 1  # the order changes between rounds
+
+
+def test_round_members_spread_fewer_repeats_evenly() -> None:
+    rounds = round_members([4, 2, 1, 0])
+    assert rounds == [[0], [0, 1], [0], [0, 1, 2]]
+    assert round_members([]) == []
+
+
+def test_interleaved_samples_per_runner_warmup_and_repeats() -> None:
+    calls: list[str] = []
+    runners = [lambda n=n: calls.append(n) for n in "ab"]
+    samples = interleaved_samples(runners, [0, 2], [3, 6], lambda: None, seed=0)
+    assert [len(s) for s in samples] == [3, 6]
+    assert calls[:2] == ["b", "b"] and calls.count("a") == 3 and calls.count("b") == 8
+
+
+def test_table_and_networks_share_rounds_across_memory_groups() -> None:
+    cfg = space(max_depth=2)
+    keys = enumerate_keys(cfg, CLASSES, SIZE)
+    archs = [arch("conv1|skip1"), arch("sa1|conv1", "conv1/2")]
+    # A 1 MB budget splits the pieces into several groups; each network still gets exactly
+    # network_repeats runs, spread over the groups.
+    s = settings(max_memory_mb=1, repeats=2, network_repeats=5, warmup=0)
+    with profiling(s):
+        table, nets = time_table_and_networks(keys, archs, cfg, CLASSES, s, seed=0)
+    assert sorted(table) == sorted(keys) and all(t.runs == 2 for t in table.values())
+    assert [t.runs for t in nets] == [5, 5]
+    assert nets[1].min_ms > 0
 
 
 def test_cpu_clock_leaves_out_sleeping() -> None:
