@@ -63,8 +63,9 @@ def main(args: argparse.Namespace) -> None:
         run.log_artifact(args.plot)
         run.write_metrics(args.metrics_out, m)
     print(
-        f"[{STAGE}] {m['keys']} keys, measured in {m['measure_seconds']} s, total {m['total_seconds']} s, "
-        f"MAPE {m['mape_pct']:.2f} %, Kendall tau {m['kendall_tau']:.3f}"
+        f"[{STAGE}] {m['keys']} keys, measured in {m['measure_seconds']} s, "
+        f"total {m['total_seconds']} s, MAPE {m['mape_pct']:.2f} %, "
+        f"Kendall tau {m['kendall_tau']:.3f}"
     )
 
 

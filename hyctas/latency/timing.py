@@ -184,7 +184,9 @@ def _grouped(pieces: Iterable[Piece], budget_bytes: int) -> Iterator[list[Piece]
         yield group
 
 
-def network_piece(arch: Arch, cfg: SpaceConfig, num_classes: int, settings: ProfileSettings) -> Piece:
+def network_piece(
+    arch: Arch, cfg: SpaceConfig, num_classes: int, settings: ProfileSettings
+) -> Piece:
     """The whole inference network of `arch` (`SegNet` in eval mode, no aux heads) on one batch."""
     net = SegNet(arch, cfg, num_classes, aux=False).eval()
     h, w = settings.input_size

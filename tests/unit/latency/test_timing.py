@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from hyctas.errors import ConfigError
-from hyctas.latency.settings import ProfileSettings
 from hyctas.latency.enumerate import enumerate_keys
+from hyctas.latency.settings import ProfileSettings
 from hyctas.latency.timing import (
     Timing,
     interleaved_samples,
