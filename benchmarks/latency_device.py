@@ -8,7 +8,7 @@ per run (several `--dtype` values run one after another on the same device).
 
     python benchmarks/latency_device.py --params params.yaml --out results/latency_gpu \
         --set device=cuda height=1024 width=2048 clock=wall statistic=median \
-        warmup=10 repeats=30 max_memory_mb=8192 --dtype float32 float16
+        warmup=10 repeats=30 network_repeats=30 max_memory_mb=16384 --dtype float32 float16
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from hyctas.atomic import write_json
 from hyctas.latency.predictor import LatencyPredictor
 from hyctas.params import load_params
 from hyctas.search.run import run_search
@@ -33,13 +34,16 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--cache", type=Path, default=Path("checkpoints/benchmarks/search_hv.csv"))
+    parser.add_argument(
+        "--fronts-out", type=Path, default=None, help="JSON of each seed's two fronts (optional)"
+    )
     args = parser.parse_args()
     params = load_params(args.params)
     table = RESULTS / "profile_latency/latency_table.csv"
     model = RESULTS / "profile_latency/latency_model.json"
     predictor = LatencyPredictor.load(table, model)
     digest = hashlib.sha256(table.read_bytes() + model.read_bytes()).hexdigest()
-    rows = []
+    rows, fronts = [], {}
     for seed in args.seeds:
         seeded = copy.deepcopy(params)
         seeded["base"]["seed"] = seed
@@ -55,6 +59,7 @@ def main() -> None:
             progress=False,
         )
         nsga, rand = out["nsga"], out["random"]
+        fronts[seed] = {"nsga2": list(nsga.front_values), "random": list(rand.front_values)}
         rows.append(
             (
                 seed,
@@ -77,6 +82,8 @@ def main() -> None:
     spread = statistics.stdev(ratios) if len(ratios) > 1 else 0.0
     mean = statistics.mean(ratios)
     print(f"HV(NSGA-II)/HV(random): mean {mean:.3f}, std {spread:.3f} (goal >= 1.15)")
+    if args.fronts_out is not None:
+        write_json(args.fronts_out, fronts)
 
 
 if __name__ == "__main__":
