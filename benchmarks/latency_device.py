@@ -21,9 +21,8 @@ from pathlib import Path
 import yaml
 
 from hyctas.atomic import write_json
-from hyctas.latency.profile import run_profile
+from hyctas.latency.profile import run_profile, write_validation
 from hyctas.latency.settings import ProfileSettings
-from hyctas.latency.validation import plot_validation, write_rows
 from hyctas.params import load_params
 from hyctas.space.config import SpaceConfig
 
@@ -49,18 +48,8 @@ def profile_once(params: dict, block: dict, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     result.table.save(out / "latency_table.csv")
     result.model.save(out / "latency_model.json")
-    write_rows(out / "validation.csv", result.rows)
+    write_validation(result, settings, out / "validation.csv", out / "validation.png")
     m = {**result.metrics, "device_name": result.table.meta["device"], "dtype": settings.dtype}
-    plot_validation(
-        out / "validation.png",
-        [r["predicted_ms"] for r in result.rows],
-        [r["measured_ms"] for r in result.rows],
-        [r["branches"] for r in result.rows],
-        f"{m['device_name']}, {settings.dtype}, {settings.height}x{settings.width}, "
-        f"{settings.statistic} of {settings.repeats} ({settings.clock} clock)\n"
-        f"{m['validation_archs']} archs: MAPE {m['mape_pct']:.2f} %, "
-        f"Kendall tau {m['kendall_tau']:.3f}",
-    )
     write_json(out / "metrics.json", m)
     return m
 

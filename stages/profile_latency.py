@@ -18,9 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hyctas.latency.profile import run_profile
+from hyctas.latency.profile import run_profile, write_validation
 from hyctas.latency.settings import ProfileSettings
-from hyctas.latency.validation import plot_validation, write_rows
 from hyctas.params import load_params
 from hyctas.space.config import SpaceConfig
 from hyctas.stage import run_stage, stage_parser
@@ -48,18 +47,8 @@ def main(args: argparse.Namespace) -> None:
         result = run_profile(cfg, base["num_classes"], settings, base["seed"])
         result.table.save(args.table)
         result.model.save(args.model)
-        write_rows(args.validation, result.rows)
+        write_validation(result, settings, args.validation, args.plot)
         m = result.metrics
-        plot_validation(
-            args.plot,
-            [r["predicted_ms"] for r in result.rows],
-            [r["measured_ms"] for r in result.rows],
-            [r["branches"] for r in result.rows],
-            f"{result.table.meta['device']}, {settings.threads} thread(s), "
-            f"{settings.statistic} of {settings.repeats} ({settings.clock} clock)\n"
-            f"{m['validation_archs']} archs: MAPE {m['mape_pct']:.2f} %, "
-            f"Kendall tau {m['kendall_tau']:.3f}",
-        )
         run.log_artifact(args.plot)
         run.write_metrics(args.metrics_out, m)
     print(

@@ -10,7 +10,8 @@ generations reuses them.
         --cache checkpoints/search/archive.csv \
         --archive results/search/archive.csv --front results/search/front.csv \
         --hypervolume results/search/hypervolume.csv --front-plot results/search/front.png \
-        --hv-plot results/search/hypervolume.png --metrics-out results/search/metrics.json
+        --hv-plot results/search/hypervolume.png --published results/search/published.csv \
+        --metrics-out results/search/metrics.json
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ OUTPUTS = {
     "hypervolume": "hypervolume CSV",
     "front-plot": "front PNG",
     "hv-plot": "hypervolume PNG",
+    "published": "published S/M/L models' objective values CSV (empty when off)",
     "metrics-out": "metrics JSON",
 }
 
@@ -76,12 +78,18 @@ def main(args: argparse.Namespace) -> None:
         archive.save(args.archive)
         write_front_table(args.front, archive, nsga.front_ids, sort_by=LATENCY)
         write_csv(args.hypervolume, hypervolume_rows(nsga, random))
+        published = result["published"]
+        write_csv(args.published, published)
         plot_front(
             args.front_plot,
             archive,
             accuracy=ACCURACY,
             latency=LATENCY,
             front_ids=nsga.front_ids,
+            extra_points={
+                r["name"] + (" (projected)" if r["projected"] else ""): (r[LATENCY], r[ACCURACY])
+                for r in published
+            },
             title=f"Search: {nsga.n_evaluations} architectures per method",
         )
         plot_hypervolume(args.hv_plot, {"NSGA-II": nsga, **({"random": random} if random else {})})

@@ -23,7 +23,13 @@ from hyctas.latency.predictor import LatencyModel, LatencyPredictor, fit_model
 from hyctas.latency.settings import ProfileSettings
 from hyctas.latency.table import FORMAT, LatencyTable
 from hyctas.latency.timing import profiling, time_table_and_networks
-from hyctas.latency.validation import kendall_tau, mape_pct, sample_arch_sets
+from hyctas.latency.validation import (
+    kendall_tau,
+    mape_pct,
+    plot_validation,
+    sample_arch_sets,
+    write_rows,
+)
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
 
@@ -156,3 +162,24 @@ def run_profile(
         "statistic": settings.statistic,
     }
     return ProfileResult(table, model, rows, metrics)
+
+
+def write_validation(
+    result: ProfileResult,
+    settings: ProfileSettings,
+    rows_path: str | os.PathLike[str],
+    plot_path: str | os.PathLike[str],
+) -> None:
+    """Writes the validation rows (CSV) and the predicted-vs-measured plot of a run."""
+    write_rows(rows_path, result.rows)
+    m = result.metrics
+    plot_validation(
+        plot_path,
+        [r["predicted_ms"] for r in result.rows],
+        [r["measured_ms"] for r in result.rows],
+        [r["branches"] for r in result.rows],
+        f"{result.table.meta['device']}, {settings.dtype}, {settings.height}x{settings.width}, "
+        f"{settings.threads} thread(s), {settings.statistic} ({settings.clock} clock)\n"
+        f"{m['validation_archs']} archs: MAPE {m['mape_pct']:.2f} %, "
+        f"Kendall tau {m['kendall_tau']:.3f}",
+    )

@@ -23,6 +23,7 @@ from hyctas.params import params_hash
 from hyctas.search.archive import Archive
 from hyctas.search.nsga import run_nsga2, run_random
 from hyctas.search.objectives import Constraint, Objective
+from hyctas.search.published import evaluate_published
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
 from hyctas.train.supernet import EvalFrames, load_supernet, subnet_miou
@@ -138,10 +139,13 @@ def run_search(
             **common,
         )
         archive.save(cache_path)
+    # Not archived: the published models are markers, never candidates for selection.
+    published = evaluate_published(cfg, objectives, base["seed"]) if block["published"] else []
     return {
         "archive": archive,
         "nsga": nsga,
         "random": random,
+        "published": published,
         "cfg": cfg,
         "seconds": time.perf_counter() - start,
         "input_size": (height, width),

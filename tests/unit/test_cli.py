@@ -9,9 +9,10 @@ import pytest
 import yaml
 
 from hyctas.cli import main
+from hyctas.search.published import BUNDLED_DIR
 from hyctas.space.arch import Arch
 
-PUBLISHED = Path(__file__).parent / "space" / "data" / "published_archs" / "HRTNET_S.json"
+PUBLISHED = BUNDLED_DIR / "HRTNET_S.json"
 SPACE = {
     "ops": ["skip", "conv", "conv_downup", "conv_2x_downup", "sa"],
     "widths": [0.333333, 0.5, 0.666667, 0.833333, 1.0],

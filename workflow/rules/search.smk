@@ -16,6 +16,7 @@ rule search:
         hypervolume="results/search/hypervolume.csv",
         front_plot="results/search/front.png",
         hv_plot="results/search/hypervolume.png",
+        published="results/search/published.csv",
         metrics="results/search/metrics.json",
     params:
         file=PARAMS_FILE,
@@ -34,4 +35,5 @@ rule search:
         " --latency-model {input.model} --cache {params.cache}"
         " --archive {output.archive} --front {output.front}"
         " --hypervolume {output.hypervolume} --front-plot {output.front_plot}"
-        " --hv-plot {output.hv_plot} --metrics-out {output.metrics} 2> {log}"
+        " --hv-plot {output.hv_plot} --published {output.published}"
+        " --metrics-out {output.metrics} 2> {log}"

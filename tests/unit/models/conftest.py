@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
+from hyctas.search.published import BUNDLED_DIR
 from hyctas.space.arch import OP_NAMES, Arch
 from hyctas.space.config import SpaceConfig
 
-PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "space" / "data" / "published_archs"
+PUBLISHED_DIR = BUNDLED_DIR
 WIDTHS = [0.333333, 0.5, 0.666667, 0.833333, 1.0]
 
 

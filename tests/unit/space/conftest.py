@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hyctas.search.published import BUNDLED_DIR
 from hyctas.space import OP_NAMES, SpaceConfig
 
-PUBLISHED_DIR = Path(__file__).parent / "data" / "published_archs"  # copies of the releases
+PUBLISHED_DIR = BUNDLED_DIR  # copies of the releases, shipped with the package
 WIDTHS = (0.333333, 0.5, 0.666667, 0.833333, 1.0)
 
 
