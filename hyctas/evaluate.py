@@ -27,8 +27,8 @@ def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
     """End-to-end latency of one batch-1 forward pass, with profile_latency's protocol.
 
     `block` is `evaluate.latency`: device, size, threads, clock (cpu: CPU time of the timing
-    thread, robust to other programs; wall: elapsed), warm-up, repeats and the statistic
-    reported as `latency_ms` (FPS is its inverse).
+    thread, robust to other programs; wall: elapsed), warm-up, repeats, the seconds the
+    repeats are spread over and the statistic reported as `latency_ms` (FPS is its inverse).
     """
     from hyctas.errors import ConfigError
     from hyctas.latency.timing import synchronizer, time_interleaved
@@ -51,6 +51,7 @@ def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
                 synchronizer(device),
                 seed=0,
                 clock=time.thread_time if block["clock"] == "cpu" else time.perf_counter,
+                pause_s=block["spread_seconds"] / block["repeats"],
             )
     finally:
         torch.set_num_threads(threads)

@@ -115,9 +115,11 @@ def interleaved_samples(
     seed: int,
     progress: tqdm | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    pause_s: float = 0.0,
 ) -> list[list[float]]:
     """Raw run times (ms) of each runner: `warmup[i]` untimed runs, then `repeats[i]` timed
-    runs in interleaved, shuffled rounds (see module doc)."""
+    runs in interleaved, shuffled rounds (see module doc), with `pause_s` of sleep after each
+    round (spreads a few items' runs over more of a shared machine's quiet and busy spells)."""
     for run, n in zip(runners, warmup, strict=True):
         for _ in range(n):
             run()
@@ -136,6 +138,8 @@ def interleaved_samples(
             samples[i].append((clock() - start) * 1e3)
         if progress is not None:
             progress.update(len(order))
+        if pause_s > 0:
+            time.sleep(pause_s)
     return samples
 
 
@@ -147,13 +151,17 @@ def time_interleaved(
     seed: int,
     progress: tqdm | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    pause_s: float = 0.0,
 ) -> list[Timing]:
     """Times each runner `repeats` times in interleaved, shuffled rounds (see module doc).
 
-    `clock` returns seconds: `time.perf_counter` (wall) or `time.thread_time` (CPU).
+    `clock` returns seconds: `time.perf_counter` (wall) or `time.thread_time` (CPU);
+    `pause_s` is slept after each round.
     """
     n = len(runners)
-    samples = interleaved_samples(runners, [warmup] * n, [repeats] * n, sync, seed, progress, clock)
+    samples = interleaved_samples(
+        runners, [warmup] * n, [repeats] * n, sync, seed, progress, clock, pause_s
+    )
     return [Timing.from_samples(s) for s in samples]
 
 

@@ -56,6 +56,15 @@ def test_interleaved_samples_per_runner_warmup_and_repeats() -> None:
     assert calls[:2] == ["b", "b"] and calls.count("a") == 3 and calls.count("b") == 8
 
 
+def test_pause_after_each_round_spreads_the_runs(monkeypatch) -> None:
+    import hyctas.latency.timing as timing
+
+    slept: list[float] = []
+    monkeypatch.setattr(timing.time, "sleep", slept.append)
+    (t,) = time_interleaved([lambda: None], 0, 4, lambda: None, 0, pause_s=0.25)
+    assert t.runs == 4 and slept == [0.25] * 4
+
+
 def test_table_and_networks_share_rounds_across_memory_groups() -> None:
     cfg = space(max_depth=2)
     keys = enumerate_keys(cfg, CLASSES, SIZE)
