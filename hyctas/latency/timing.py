@@ -238,12 +238,13 @@ def time_table_and_networks(
     net_samples: list[list[float]] = [[] for _ in nets]
     runs = len(keys) * (settings.warmup + settings.repeats)
     runs += len(nets) * (settings.warmup + settings.network_repeats)
+    given = 0  # network runs handed out to the groups so far
     with tqdm(total=runs, desc="latency table + networks", unit="run", mininterval=2.0) as bar:
         for g, group in enumerate(_grouped(moved, budget)):
             done = len(piece_timings)
             # Network runs owed after this group: proportional to the pieces timed so far.
             owed = settings.network_repeats * (done + len(group)) // max(len(keys), 1)
-            share = owed - settings.network_repeats * done // max(len(keys), 1)
+            share, given = owed - given, owed
             runners = [p.runner() for p in group] + net_runners
             warmup = [settings.warmup] * len(group) + [settings.warmup if g == 0 else 0] * len(nets)
             repeats = [settings.repeats] * len(group) + [share] * len(nets)
