@@ -7,7 +7,6 @@ on the configured device (warm-up, synchronisation, median of repeats, fixed thr
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,11 @@ def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
     thread, robust to other programs; wall: elapsed), warm-up, repeats, the seconds the
     repeats are spread over and the statistic reported as `latency_ms` (FPS is its inverse).
     """
-    from hyctas.errors import ConfigError
+    from hyctas.latency.settings import checked_clock
     from hyctas.latency.timing import synchronizer, time_interleaved
 
     device = torch.device(block["device"])
-    if block["clock"] == "cpu" and (device.type != "cpu" or block["threads"] != 1):
-        raise ConfigError(
-            "evaluate.latency.clock: cpu needs device cpu and threads 1 (use clock: wall)"
-        )
+    clock = checked_clock(block["clock"], device, block["threads"], "evaluate.latency.clock")
     model = model.to(device).eval()
     x = torch.randn(1, 3, block["height"], block["width"], device=device)
     threads = torch.get_num_threads()
@@ -50,7 +46,7 @@ def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
                 block["repeats"],
                 synchronizer(device),
                 seed=0,
-                clock=time.thread_time if block["clock"] == "cpu" else time.perf_counter,
+                clock=clock,
                 pause_s=block["spread_seconds"] / block["repeats"],
             )
     finally:

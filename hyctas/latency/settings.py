@@ -24,6 +24,24 @@ CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time
 _INPUT_MULTIPLE = 64  # the network's input sides (see hyctas.models.network)
 
 
+def checked_clock(clock: str, device: torch.device, threads: int, key: str) -> Callable[[], float]:
+    """The clock function named `clock`, checked against where and how it will time.
+
+    Raises:
+        ConfigError: Unknown clock, or the cpu clock (the calling thread's CPU time) asked
+            for on a GPU or with more than one thread, where it would miss work; `key` names
+            the params key in the message.
+    """
+    if clock not in CLOCKS:
+        raise ConfigError(f"{key}: {clock!r} unknown (allowed: {', '.join(CLOCKS)})")
+    if clock == "cpu" and (device.type != "cpu" or threads != 1):
+        raise ConfigError(
+            f"{key}: cpu times the calling thread only, so it needs device cpu and threads 1 "
+            f"(got {device}, {threads}); use wall"
+        )
+    return CLOCKS[clock]
+
+
 @dataclass(frozen=True)
 class ProfileSettings:
     """Measurement protocol; every field comes from params.yaml (no defaults).
@@ -106,16 +124,7 @@ class ProfileSettings:
                 f"profile_latency.statistic: {self.statistic!r} unknown "
                 f"(allowed: {', '.join(STATISTICS)})"
             )
-        if self.clock not in CLOCKS:
-            raise ConfigError(
-                f"profile_latency.clock: {self.clock!r} unknown (allowed: {', '.join(CLOCKS)})"
-            )
-        device = self.torch_device()
-        if self.clock == "cpu" and (device.type != "cpu" or self.threads != 1):
-            raise ConfigError(
-                "profile_latency.clock: cpu times the calling thread only, so it needs "
-                f"device cpu and threads 1 (got {self.device}, {self.threads}); use wall"
-            )
+        checked_clock(self.clock, self.torch_device(), self.threads, "profile_latency.clock")
 
     @property
     def input_size(self) -> tuple[int, int]:
