@@ -35,6 +35,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--cache", type=Path, default=Path("checkpoints/benchmarks/search_hv.csv"))
     parser.add_argument(
+        "--supernet",
+        type=Path,
+        default=RESULTS / "pretrain_supernet/supernet.pt",
+        help="supernet checkpoint (default: the pipeline's)",
+    )
+    parser.add_argument(
         "--fronts-out", type=Path, default=None, help="JSON of each seed's two fronts (optional)"
     )
     args = parser.parse_args()
@@ -50,7 +56,7 @@ def main() -> None:
         start = time.perf_counter()
         out = run_search(
             seeded,
-            RESULTS / "pretrain_supernet/supernet.pt",
+            args.supernet,
             Path("data/prepare_data/lists"),
             predictor.predict,
             digest,
@@ -72,6 +78,7 @@ def main() -> None:
         )
     block = params["search"]
     print(
+        f"supernet {args.supernet}, "
         f"population {block['population']}, generations {block['generations']}, "
         f"hv_reference {block['hv_reference']}, val_images {block['val_images']}"
     )

@@ -1,7 +1,7 @@
 """Faults and bad input, at the level of the stage commands the DAGs run (subprocesses).
 
 Each fault must give one clear message naming the cause and the fix, a non-zero exit status
-(2 for bad input, 143 for a stop signal) and no declared output (docs/slurm.md has the table):
+(2 for bad input, 143 for a stop signal) and no declared output (the README has the table):
 
 fault                            stage                      exit  message names
 invalid params value             any                        2     key path, allowed values
@@ -30,18 +30,9 @@ import pytest
 import yaml
 
 from tests.conftest import write_frame
-from tests.pipeline.tiny import env, tiny_params, tiny_repo
+from tests.pipeline.tiny import PREPARE_DATA_ARGS, env, pretrain_args, tiny_params, tiny_repo
 
 pytestmark = pytest.mark.pipeline
-
-PREP = [
-    "--dataset-out",
-    "data/prepare_data/dataset",
-    "--lists-out",
-    "data/prepare_data/lists",
-    "--metrics-out",
-    "data/prepare_data/metrics.json",
-]
 
 
 def quiet_env(repo: Path) -> dict[str, str]:
@@ -79,7 +70,7 @@ def assert_fails_cleanly(proc, status: int, *phrases: str, outputs: list[Path] =
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     dest = tiny_repo(tmp_path_factory.mktemp("faults"))
-    proc = stage(dest, "prepare_data", *PREP)
+    proc = stage(dest, "prepare_data", *PREPARE_DATA_ARGS)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return dest
 
@@ -227,18 +218,7 @@ def test_nan_loss_stops_with_advice(repo):
     proc = stage(
         repo,
         "pretrain_supernet",
-        "--lists",
-        "data/prepare_data/lists",
-        "--checkpoint",
-        "ck/nan.pt",
-        "--out",
-        f"{out}/supernet.pt",
-        "--train-log",
-        f"{out}/log.csv",
-        "--probes",
-        f"{out}/probes.csv",
-        "--metrics-out",
-        f"{out}/m.json",
+        *pretrain_args(out, "ck/nan.pt"),
         params=nan,
     )
     assert_fails_cleanly(
@@ -246,7 +226,7 @@ def test_nan_loss_stops_with_advice(repo):
         2,
         "loss is",
         "lower the learning rate",
-        outputs=[out / n for n in ("supernet.pt", "log.csv", "probes.csv", "m.json")],
+        outputs=[out / n for n in ("supernet.pt", "log.csv", "probes.csv", "metrics.json")],
     )
 
 
@@ -484,18 +464,7 @@ def test_two_gpus_run_two_processes_stop_together_and_only_rank0_writes(repo):
         "stages.pretrain_supernet",
         "--params",
         two,
-        "--lists",
-        "data/prepare_data/lists",
-        "--checkpoint",
-        "ck/ddp.pt",
-        "--out",
-        f"{out}/supernet.pt",
-        "--train-log",
-        f"{out}/log.csv",
-        "--probes",
-        f"{out}/probes.csv",
-        "--metrics-out",
-        f"{out}/m.json",
+        *pretrain_args(out, "ck/ddp.pt"),
     ]
     # SLURM signals every process of the job: the launcher and both ranks get SIGTERM.
     first = subprocess.Popen(
@@ -523,10 +492,10 @@ def test_two_gpus_run_two_processes_stop_together_and_only_rank0_writes(repo):
     assert proc.stdout.count("[pretrain_supernet] {") == 1  # one summary: rank 0 only
     assert sorted(p.name for p in out.iterdir()) == [
         "log.csv",
-        "m.json",
+        "metrics.json",
         "probes.csv",
         "supernet.pt",
     ]
-    assert json.loads((out / "m.json").read_text())["resumed_from_step"] > 0
+    assert json.loads((out / "metrics.json").read_text())["resumed_from_step"] > 0
     log = (out / "log.csv").read_text().splitlines()
     assert len(log) == 1 + len(set(log[1:]))  # one row per logged step, not one per rank

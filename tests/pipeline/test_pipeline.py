@@ -50,10 +50,7 @@ def test_second_repro_is_a_quick_no_op(dvc_repo):
 
 
 def test_one_mlflow_run_per_stage_execution(dvc_repo):
-    params = yaml.safe_load((dvc_repo / "params.yaml").read_text())
-    client = MlflowClient(f"sqlite:///{dvc_repo / 'mlflow.db'}")
-    exp = client.get_experiment_by_name(params["base"]["mlflow_experiment"])
-    runs = client.search_runs([exp.experiment_id], "tags.`hyctas.kind` = 'stage'")
+    runs = stage_runs(dvc_repo)
     names = sorted(r.data.tags["mlflow.runName"] for r in runs)
     expected = sorted(
         n.replace("/", "[", 1) + ("]" if "/" in n else "") for n in dvc_jobs(dvc_repo)
@@ -65,10 +62,40 @@ def test_one_mlflow_run_per_stage_execution(dvc_repo):
     assert evaluate.data.metrics["miou"] == pytest.approx(metrics["miou"])
 
 
+def stage_runs(repo) -> list:
+    """The MLflow runs of stage executions in the tiny repo's store."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(params["base"]["mlflow_experiment"])
+    return client.search_runs([exp.experiment_id], "tags.`hyctas.kind` = 'stage'")
+
+
 def test_snakemake_produces_the_same_outputs(dvc_repo, tmp_path):
     repo = tiny_repo(tmp_path)
-    run(repo, "snakemake", "--cores", "2", timeout=1500)
+    # -j 4 with one thread per retrain and evaluate job: the fan-out runs four jobs at a time,
+    # all writing to one fresh sqlite MLflow store.
+    one_thread = ["--set-threads", "retrain=1", "evaluate=1", "select=1"]
+    run(repo, "snakemake", "-j", "4", *one_thread, timeout=1500)
     assert not [o for o in declared_outputs(repo) if not (repo / o).exists()]
+    logs = "".join(p.read_text() for p in (repo / "logs").rglob("*.log"))
+    assert "Traceback" not in logs
+    fan_out = [
+        r for r in stage_runs(repo) if r.data.tags["hyctas.stage"] in ("retrain", "evaluate")
+    ]
+    names = sorted(r.data.tags["mlflow.runName"] for r in fan_out)
+    targets = yaml.safe_load((repo / "params.yaml").read_text())["select"]["targets"]
+    assert names == sorted(f"{s}[{t}]" for s in ("retrain", "evaluate") for t in targets)
+    for found in fan_out:  # every job's run finished, with its metrics
+        name = found.data.tags["mlflow.runName"]
+        assert found.info.status == "FINISHED", name
+        stage, target = name.rstrip("]").split("[")
+        written = json.loads((repo / f"results/{stage}/{target}/metrics.json").read_text())
+        numbers = {
+            k: v for k, v in written.items() if isinstance(v, float) and not isinstance(v, bool)
+        }
+        assert numbers and numbers == pytest.approx({k: found.data.metrics[k] for k in numbers}), (
+            name
+        )
     # The initial population comes from the seed alone (later ones depend on measured latency).
     population = yaml.safe_load((repo / "params.yaml").read_text())["search"]["population"]
 

@@ -8,54 +8,37 @@ import sys
 import pytest
 import torch
 
-from tests.pipeline.tiny import run, tiny_repo
-
-PREP = [
-    "--dataset-out",
-    "data/prepare_data/dataset",
-    "--lists-out",
-    "data/prepare_data/lists",
-    "--metrics-out",
-    "data/prepare_data/metrics.json",
-]
+from tests.pipeline.tiny import PREPARE_DATA_ARGS, pretrain_args, run, tiny_repo
 
 
-def pretrain_args(tag: str) -> list[str]:
-    out = f"results/{tag}"
-    return [
-        "--params",
-        "params.yaml",
-        "--lists",
-        "data/prepare_data/lists",
-        "--checkpoint",
-        f"ckpt/{tag}.pt",
-        "--out",
-        f"{out}/supernet.pt",
-        "--train-log",
-        f"{out}/log.csv",
-        "--probes",
-        f"{out}/probes.csv",
-        "--metrics-out",
-        f"{out}/metrics.json",
-    ]
+def stage_args(tag: str) -> list[str]:
+    return ["--params", "params.yaml", *pretrain_args(f"results/{tag}", f"ckpt/{tag}.pt")]
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     dest = tiny_repo(tmp_path_factory.mktemp("pretrain"))
-    run(dest, sys.executable, "-m", "stages.prepare_data", "--params", "params.yaml", *PREP)
+    run(
+        dest,
+        sys.executable,
+        "-m",
+        "stages.prepare_data",
+        "--params",
+        "params.yaml",
+        *PREPARE_DATA_ARGS,
+    )
     return dest
 
 
 @pytest.mark.pipeline
 def test_interrupted_run_resumes_to_the_same_weights(repo):
     stage = [sys.executable, "-m", "stages.pretrain_supernet"]
-    run(repo, *stage, *pretrain_args("straight"))
-    stopped = run(repo, *stage, *pretrain_args("resumed"), "--stop-after", "3", check=False)
+    run(repo, *stage, *stage_args("straight"))
+    stopped = run(repo, *stage, *stage_args("resumed"), "--stop-after", "3", check=False)
     assert stopped.returncode == 143, stopped.stderr[-2000:]
     assert "run the stage again to resume" in stopped.stderr
     assert not (repo / "results/resumed/supernet.pt").exists()  # no final output after a stop
-    run(repo, *stage, *pretrain_args("resumed"))
+    run(repo, *stage, *stage_args("resumed"))
     a = torch.load(repo / "results/straight/supernet.pt", weights_only=True)["model"]
     b = torch.load(repo / "results/resumed/supernet.pt", weights_only=True)["model"]
     assert a.keys() == b.keys()
@@ -82,7 +65,7 @@ def test_two_process_gloo_ddp_only_rank0_writes(repo):
         "2",
         "-m",
         "stages.pretrain_supernet",
-        *pretrain_args("ddp"),
+        *stage_args("ddp"),
         timeout=900,
     )
     out = repo / "results/ddp"

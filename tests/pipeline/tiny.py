@@ -82,3 +82,32 @@ def run(
             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         )
     return proc
+
+
+# Output arguments of `python -m stages.prepare_data` at the paths dvc.yaml declares.
+PREPARE_DATA_ARGS = (
+    "--dataset-out",
+    "data/prepare_data/dataset",
+    "--lists-out",
+    "data/prepare_data/lists",
+    "--metrics-out",
+    "data/prepare_data/metrics.json",
+)
+
+
+def pretrain_args(out: str | Path, checkpoint: str) -> list[str]:
+    """Arguments of `python -m stages.pretrain_supernet` writing every output under `out`."""
+    return [
+        "--lists",
+        "data/prepare_data/lists",
+        "--checkpoint",
+        checkpoint,
+        "--out",
+        f"{out}/supernet.pt",
+        "--train-log",
+        f"{out}/log.csv",
+        "--probes",
+        f"{out}/probes.csv",
+        "--metrics-out",
+        f"{out}/metrics.json",
+    ]
