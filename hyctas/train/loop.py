@@ -132,6 +132,8 @@ def train_loop(
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
+            if state.get("scaler"):  # fp16 on a GPU: resume with the loss scale it had reached
+                scaler.load_state_dict(state["scaler"])
             set_rng_state(state["rng"])
             step = result.resumed_from = state["step"]
             result.history, result.probes = state["history"], state["probes"]
@@ -149,6 +151,7 @@ def train_loop(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),  # empty unless fp16 AMP is on
                     "rng": rng_state(),
                     "step": at,
                     "fingerprint": fingerprint,

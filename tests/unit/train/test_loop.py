@@ -117,6 +117,7 @@ def test_checkpoint_of_another_run_is_ignored(data, tmp_path):
     run(dataset, cfg, tmp_path / "c.pt")
     state = torch.load(tmp_path / "c.pt", weights_only=True)
     assert state["step"] == 8 and len(state["history"]) == 4
+    assert state["scaler"] == {}  # the AMP loss scale is saved too (empty: no fp16 on CPU)
     state["fingerprint"] = "other"
     torch.save(state, tmp_path / "c.pt")
     run(dataset, cfg, tmp_path / "c.pt")  # starts over instead of resuming at 8
