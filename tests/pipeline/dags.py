@@ -57,15 +57,16 @@ def dvc_params(repo: Path = REPO) -> dict[str, frozenset[str]]:
     return keys
 
 
-def snakemake_jobs(repo: Path = REPO, configfile: Path | None = None) -> dict[str, Job]:
-    """Jobs of a forced Snakemake dry run (`rule/<wildcard values>` for fanned-out rules)."""
+def _dry_run(repo: Path, configfile: Path | None) -> list[tuple[str, dict[str, str], str]]:
+    """(job name, printed fields, shell command) of each job of a forced Snakemake dry run;
+    fanned-out rules are named `rule/<wildcard values>`."""
     bin_dir = Path(sys.executable).parent
     cmd = [str(bin_dir / "snakemake"), "-n", "-p", "-F", "--cores", "1"]
     if configfile:
         cmd += ["--configfile", str(configfile)]
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     text = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=True, env=env).stdout
-    jobs = {}
+    jobs = []
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
         head = re.match(r"(?:local)?rule (\w+):", block)
         if not head or head.group(1) == "all":
@@ -75,11 +76,28 @@ def snakemake_jobs(repo: Path = REPO, configfile: Path | None = None) -> dict[st
         name = head.group(1)
         if "wildcards" in fields:
             name += "/" + ",".join(v.split("=", 1)[1] for v in fields["wildcards"].split(", "))
-        split = lambda s: frozenset(x.strip() for x in s.split(",") if x.strip())  # noqa: E731
-        jobs[name] = Job(
-            _norm(shell.group(1)), split(fields.get("input", "")), split(fields.get("output", ""))
-        )
+        jobs.append((name, fields, shell.group(1)))
     return jobs
+
+
+def snakemake_jobs(repo: Path = REPO, configfile: Path | None = None) -> dict[str, Job]:
+    """Jobs of a forced Snakemake dry run (`rule/<wildcard values>` for fanned-out rules)."""
+
+    def split(s: str) -> frozenset[str]:
+        return frozenset(x.strip() for x in s.split(",") if x.strip())
+
+    return {
+        name: Job(_norm(shell), split(fields.get("input", "")), split(fields.get("output", "")))
+        for name, fields, shell in _dry_run(repo, configfile)
+    }
+
+
+def snakemake_resources(repo: Path = REPO, configfile: Path | None = None) -> dict[str, dict]:
+    """The resources of each job as a dry run prints them (what a cluster executor submits)."""
+    return {
+        name: dict(item.split("=", 1) for item in fields.get("resources", "").split(", ") if item)
+        for name, fields, _ in _dry_run(repo, configfile)
+    }
 
 
 def snakemake_params(repo: Path = REPO) -> dict[str, frozenset[str]]:

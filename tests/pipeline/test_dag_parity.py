@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from tests.pipeline.dags import dvc_jobs, dvc_params, snakemake_jobs, snakemake_params
@@ -55,3 +57,28 @@ def test_commands_call_stage_modules(both):
         assert job.command.startswith(
             f"python -m stages.{name.split('/')[0]} --params params.yaml"
         ), name
+
+
+def test_cluster_resources_come_from_params(tmp_path, repo_params):
+    """What a cluster executor submits for each job is the params' `resources` block: the
+    rule's entry over `default`, GPUs included (training stages with gpus > 1 use torchrun)."""
+    import yaml
+
+    from tests.pipeline.dags import snakemake_resources
+
+    params = copy.deepcopy(repo_params)
+    params["resources"]["default"]["partition"] = "batch"
+    params["resources"]["retrain"] |= {"gpus": 2, "partition": "gpu", "slurm_extra": "--qos=x"}
+    config = tmp_path / "params.yaml"
+    config.write_text(yaml.safe_dump(params))
+    jobs = snakemake_resources(configfile=config)
+    retrain = jobs[f"retrain/{next(iter(params['select']['targets']))}"]
+    block = params["resources"]["retrain"]
+    assert retrain["gpu"] == "2" and retrain["slurm_partition"] == "gpu", retrain
+    assert retrain["cpus_per_task"] == str(block["cpus"]) and retrain["mem_mb"] == str(
+        block["mem_mb"]
+    )
+    assert retrain["runtime"] == str(block["runtime_min"]) and retrain["slurm_extra"] == "--qos=x"
+    prepare = jobs["prepare_data"]  # default partition, the rule's cpus, no GPU
+    assert prepare["slurm_partition"] == "batch" and prepare["gpu"] == "0", prepare
+    assert prepare["cpus_per_task"] == str(params["resources"]["prepare_data"]["cpus"])
