@@ -107,6 +107,21 @@ def test_invalid_params_value_names_the_key(repo):
     )
 
 
+def test_snakemake_validates_params_before_any_job(repo):
+    bad = write_params(repo, "bad_smk.yaml", {"search_space": {"max_branches": 4}})
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("snakemake")), "-n", "--configfile", bad],
+        cwd=repo,
+        env=quiet_env(repo),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-2000:]
+    assert "max_branches" in out and "4 is greater than the maximum of 3" in out, out[-2000:]
+
+
 def cityscapes_params(repo: Path, name: str, root: Path) -> str:
     return write_params(
         repo, name, {"prepare_data": {"source": "cityscapes", "cityscapes_root": str(root)}}
