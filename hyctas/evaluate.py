@@ -7,6 +7,7 @@ on the configured device (warm-up, synchronisation, median of repeats, fixed thr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +30,28 @@ def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
     thread, robust to other programs; wall: elapsed), warm-up, repeats, the seconds the
     repeats are spread over and the statistic reported as `latency_ms` (FPS is its inverse).
     """
+    return measure_latencies_ms({"model": model}, block)["model"]
+
+
+def measure_latencies_ms(models: Mapping[str, nn.Module], block: dict) -> dict[str, dict]:
+    """`measure_latency_ms` of several models timed side by side in the same rounds.
+
+    Each round runs every model once, in a shuffled order, so a slow stretch of a shared
+    machine slows them all alike and their latencies compare fairly (a paired comparison).
+    """
     from hyctas.latency.settings import checked_clock
     from hyctas.latency.timing import synchronizer, time_interleaved
 
     device = torch.device(block["device"])
     clock = checked_clock(block["clock"], device, block["threads"], "evaluate.latency.clock")
-    model = model.to(device).eval()
+    nets = [model.to(device).eval() for model in models.values()]
     x = torch.randn(1, 3, block["height"], block["width"], device=device)
     threads = torch.get_num_threads()
     torch.set_num_threads(block["threads"])
     try:
         with torch.inference_mode():
-            (timing,) = time_interleaved(
-                [lambda: model(x)],
+            timings = time_interleaved(
+                [lambda net=net: net(x) for net in nets],
                 block["warmup"],
                 block["repeats"],
                 synchronizer(device),
@@ -51,13 +61,16 @@ def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
             )
     finally:
         torch.set_num_threads(threads)
-    latency = timing.value(block["statistic"])
-    return {
-        "latency_ms": latency,
-        "latency_median_ms": timing.median_ms,
-        "latency_p90_ms": timing.p90_ms,
-        "fps": 1000.0 / latency,
-    }
+    results = {}
+    for name, timing in zip(models, timings, strict=True):
+        latency = timing.value(block["statistic"])
+        results[name] = {
+            "latency_ms": latency,
+            "latency_median_ms": timing.median_ms,
+            "latency_p90_ms": timing.p90_ms,
+            "fps": 1000.0 / latency,
+        }
+    return results
 
 
 def val_confusion(

@@ -50,31 +50,46 @@ def collect_rows(
     return rows
 
 
+def verdict_latency_key(rows: list[dict]) -> str:
+    """The latency the verdict compares: the paired timing when every row has one."""
+    paired = rows and all(r.get("paired_latency_ms") is not None for r in rows)
+    return "paired_latency_ms" if paired else "latency_ms"
+
+
 def verdict(rows: list[dict]) -> str:
-    """Whether a searched model beats the baseline in mIoU at lower measured latency."""
+    """Whether a searched model beats the baseline in mIoU at lower measured latency.
+
+    Latency is the paired timing (every model timed in the same rounds) when the rows have
+    it, else each evaluate job's own measurement.
+    """
     baselines = [r for r in rows if r["kind"] == "baseline"]
     searched = [r for r in rows if r["kind"] == "segnet"]
     if not baselines or not searched:
         return "No baseline (or no searched target) was retrained, so there is no comparison."
+    lat = verdict_latency_key(rows)
+    how = "paired latency" if lat == "paired_latency_ms" else "measured latency"
     lines = []
     for base in baselines:
-        winners = [
-            r for r in searched if r["miou"] > base["miou"] and r["latency_ms"] < base["latency_ms"]
-        ]
+        winners = [r for r in searched if r["miou"] > base["miou"] and r[lat] < base[lat]]
         if winners:
             names = ", ".join(
-                f"`{r['target']}` ({r['miou']:.3f} mIoU, {r['latency_ms']:.1f} ms)" for r in winners
+                f"`{r['target']}` ({r['miou']:.3f} mIoU, {r[lat]:.1f} ms)" for r in winners
             )
             lines.append(
                 f"Beats the baseline `{base['target']}` ({base['miou']:.3f} mIoU, "
-                f"{base['latency_ms']:.1f} ms) in mIoU at lower measured latency: {names}."
+                f"{base[lat]:.1f} ms) in mIoU at lower {how}: {names}."
             )
         else:
             lines.append(
                 f"**No searched architecture beats the baseline `{base['target']}` "
-                f"({base['miou']:.3f} mIoU, {base['latency_ms']:.1f} ms) in mIoU at lower "
-                "measured latency on this run.**"
+                f"({base['miou']:.3f} mIoU, {base[lat]:.1f} ms) in mIoU at lower "
+                f"{how} on this run.**"
             )
+    if lat == "paired_latency_ms":
+        lines.append(
+            "\nPaired latency: every model timed in the same interleaved rounds by this stage "
+            "(`report.paired_latency`), so a slow stretch of the machine slows all alike."
+        )
     return "\n".join(lines)
 
 
@@ -148,12 +163,15 @@ def markdown(
     """The summary report as Markdown."""
     head = (
         "| target | arch id | branches | init | params (M) | MACs (G) | predicted latency (ms) | "
-        "measured latency (ms) | FPS | supernet mIoU | mIoU |\n|" + "---|" * 11
+        "measured latency (ms) | paired latency (ms) | FPS | supernet mIoU | mIoU |\n|"
+        + "---|"
+        * 12
     )
     body = [
         f"| {r['target']} | `{r['arch_id']}` | {_fmt(r['branches'])} | {_fmt(r['init'])} | "
         f"{r['params_m']:.3f} | {r['macs_g']:.2f} | "
-        f"{_fmt(r['predicted_latency_ms'], 1)} | {r['latency_ms']:.1f} | {r['fps']:.1f} | "
+        f"{_fmt(r['predicted_latency_ms'], 1)} | {r['latency_ms']:.1f} | "
+        f"{_fmt(r.get('paired_latency_ms'), 1)} | {r['fps']:.1f} | "
         f"{_fmt(r['supernet_miou'])} | {r['miou']:.3f} |"
         for r in rows
     ]

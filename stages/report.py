@@ -1,5 +1,8 @@
 """Stage report: reports/summary.md with one table, a verdict against the baseline, and plots.
 
+With `report.paired_latency` it also times every target's retrained model side by side in the
+same interleaved rounds (the `evaluate.latency` protocol), and the verdict compares those.
+
     python -m stages.report --params params.yaml --select-dir results/select \
         --retrain-dir results/retrain --evaluate-dir results/evaluate \
         --archive results/search/archive.csv --search-metrics results/search/metrics.json \
@@ -12,6 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from hyctas.evaluate import measure_latencies_ms
+from hyctas.models.factory import load_model
 from hyctas.params import load_params
 from hyctas.report import collect_rows, write_report
 from hyctas.stage import run_stage, stage_parser
@@ -41,6 +46,14 @@ def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     targets = list(params["select"]["targets"])
     rows = collect_rows(targets, args.select_dir, args.retrain_dir, args.evaluate_dir)
+    if params[STAGE]["paired_latency"]:
+        block = params["evaluate"]["latency"]
+        models = {
+            t: load_model(args.retrain_dir / t / "model.pt", block["device"])[0] for t in targets
+        }
+        paired = measure_latencies_ms(models, block)
+        for row in rows:
+            row["paired_latency_ms"] = paired[row["target"]]["latency_ms"]
     with stage_run(STAGE, params) as run:
         summary = write_report(
             args.out,
@@ -53,7 +66,8 @@ def main(args: argparse.Namespace) -> None:
         metrics = {
             f"{r['target']}.{k}": r[k]
             for r in rows
-            for k in ("miou", "latency_ms", "fps", "params_m")
+            for k in ("miou", "latency_ms", "paired_latency_ms", "fps", "params_m")
+            if k in r
         }
         run.write_metrics(args.metrics_out, {**metrics, "kendall_tau": summary["kendall_tau"]})
     print((args.out / "summary.md").read_text())

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from hyctas.errors import ConfigError
-from hyctas.evaluate import measure_latency_ms
+from hyctas.evaluate import measure_latencies_ms, measure_latency_ms
 
 BLOCK = {
     "device": "cpu",
@@ -38,3 +38,10 @@ def test_bad_clock_names_the_evaluate_key(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=f"evaluate.latency.clock: .*{message}"):
         measure_latency_ms(nn.Conv2d(3, 4, 3), BLOCK | change)
     assert torch.get_num_threads() == threads
+
+
+def test_models_timed_side_by_side_keep_their_names_and_order() -> None:
+    small, large = nn.Conv2d(3, 4, 1), nn.Sequential(*[nn.Conv2d(3, 3, 5, padding=2)] * 6)
+    found = measure_latencies_ms({"large": large, "small": small}, BLOCK | {"repeats": 5})
+    assert list(found) == ["large", "small"]
+    assert found["large"]["latency_ms"] > found["small"]["latency_ms"]

@@ -36,6 +36,17 @@ def test_verdict_names_a_winner_only_when_better_and_faster():
     assert "no comparison" in verdict([row("fast", 0.12, 15.0)])
 
 
+def test_verdict_compares_paired_latency_when_every_row_has_it():
+    # Measured one by one, fast looks slower than the baseline; timed side by side it is not.
+    base, fast = dict(BASE, paired_latency_ms=21.0), row("fast", 0.12, 25.0)
+    assert "No searched architecture" in verdict([base, fast])  # one row lacks a paired time
+    text = verdict([base, dict(fast, paired_latency_ms=16.0)])
+    assert "at lower paired latency: `fast` (0.120 mIoU, 16.0 ms)" in text
+    assert "same interleaved rounds" in text
+    table = markdown([base, dict(fast, paired_latency_ms=16.0)], {}, None, {}, "t")
+    assert "| 25.0 | 16.0 |" in table and "paired latency (ms)" in table
+
+
 def test_init_pairs_match_the_same_architecture_trained_both_ways():
     rows = [
         row("fast", 0.10, 15.0, arch="a1"),

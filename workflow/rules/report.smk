@@ -4,6 +4,7 @@ rule report:
         report="hyctas/report.py",
         specs=expand("results/select/{target}/model.json", target=TARGETS),
         trained=expand("results/retrain/{target}/metrics.json", target=TARGETS),
+        models=expand("results/retrain/{target}/model.pt", target=TARGETS),
         evaluated=expand("results/evaluate/{target}/metrics.json", target=TARGETS),
         archive="results/search/archive.csv",
         search="results/search/metrics.json",
@@ -19,10 +20,10 @@ rule report:
         retrain_dir=lambda w, input: parent_of_targets(input.trained),
         evaluate_dir=lambda w, input: parent_of_targets(input.evaluated),
         out_dir=lambda w, output: os.path.dirname(output.summary),
-        reads=params_of("base.mlflow_experiment", "select", "report"),
+        reads=params_of("base.mlflow_experiment", "select", "evaluate.latency", "report"),
     resources:
         **resources_for("report"),
-    threads: threads_for("report")
+    threads: exclusive_threads("report")  # paired latency: the timings need an idle machine
     log:
         "logs/report.log",
     conda:
