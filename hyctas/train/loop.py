@@ -64,12 +64,16 @@ class LoopResult:
 
     def summary(self, seconds: float) -> dict[str, float]:
         """Metrics every training stage reports: final loss (mean of the last 3 records),
-        mean images/s, wall seconds of this run and the step it resumed from."""
+        mean images/s, wall seconds of this run and the step it resumed from.
+
+        Their names differ from the per-step curve's (`loss`, `images_per_s`): MLflow keeps
+        one latest value per name, and a summary must not be hidden by the curve's last step.
+        """
         tail = self.history[-3:]
         speeds = [r["images_per_s"] for r in self.history]
         return {
             "final_loss": sum(r["loss"] for r in tail) / len(tail) if tail else float("nan"),
-            "images_per_s": sum(speeds) / len(speeds) if speeds else 0.0,
+            "mean_images_per_s": sum(speeds) / len(speeds) if speeds else 0.0,
             "seconds": round(seconds, 1),
             "resumed_from_step": self.resumed_from,
         }
