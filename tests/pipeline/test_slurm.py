@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.slurm_cluster import ClusterUnavailable, start_cluster
-from tests.pipeline.tiny import REPO, env, tiny_repo
+from tests.pipeline.tiny import REPO, env, tiny_params, tiny_repo
 
 pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
 
@@ -33,18 +33,13 @@ SMALL = {
     "gpus": 0,
     "slurm_extra": "",
 }
+# Every rule params.yaml gives its own resources entry is shrunk too.
 RESOURCES = {
     "default": SMALL,
     **{
         rule: {"cpus": 1, "mem_mb": 1200, "slurm_extra": ""}
-        for rule in (
-            "prepare_data",
-            "pretrain_supernet",
-            "profile_latency",
-            "search",
-            "retrain",
-            "evaluate",
-        )
+        for rule in tiny_params()["resources"]
+        if rule != "default"
     },
 }
 # A pretraining long enough to be preempted after its first checkpoint.
