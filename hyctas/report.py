@@ -161,12 +161,12 @@ def markdown(
     rows: list[dict], search: dict, tau: float | None, plots: dict[str, str], title: str
 ) -> str:
     """The summary report as Markdown."""
-    head = (
-        "| target | arch id | branches | init | params (M) | MACs (G) | predicted latency (ms) | "
-        "measured latency (ms) | paired latency (ms) | FPS | supernet mIoU | mIoU |\n|"
-        + "---|"
-        * 12
-    )
+    columns = [
+        "target", "arch id", "branches", "init", "params (M)", "MACs (G)",
+        "predicted latency (ms)", "measured latency (ms)", "paired latency (ms)", "FPS",
+        "supernet mIoU", "mIoU",
+    ]  # fmt: skip
+    head = f"| {' | '.join(columns)} |\n|" + "---|" * len(columns)
     body = [
         f"| {r['target']} | `{r['arch_id']}` | {_fmt(r['branches'])} | {_fmt(r['init'])} | "
         f"{r['params_m']:.3f} | {r['macs_g']:.2f} | "
