@@ -6,16 +6,13 @@ the ground-truth `*_gtFine_labelIds.png` files (with a private copy of its setti
 result file is written anywhere), and returns its class IoUs and averages.
 `cross_check` also computes our `ConfusionMatrix` on the same data.
 
-How the two definitions relate (both: IoU = TP / (TP + FP + FN), pixels whose ground truth
-is an ignored label left out):
-    * cityscapesscripts averages over the evaluated classes whose TP + FP + FN > 0, so a
-      class predicted somewhere but absent from the ground truth counts with IoU 0; our
-      `ConfusionMatrix.miou()` averages over the classes present in the ground truth only.
-      `nanmean(ConfusionMatrix.iou())` is exactly cityscapesscripts' definition; the two
-      means agree whenever every predicted class occurs in the ground truth.
-    * A prediction of trainId 255 (or any id outside the classes) becomes labelId 0
-      (`unlabeled`) here: a false negative only. `ConfusionMatrix.update` clamps it to the
-      last class instead. Networks predict by argmax, so they never output such ids.
+Both use one definition: IoU = TP / (TP + FP + FN), pixels whose ground truth is an
+ignored label left out, and the mIoU averages over the evaluated classes whose
+TP + FP + FN > 0, so a class predicted somewhere but absent from the ground truth counts
+with IoU 0 (`ConfusionMatrix.miou()` is the nan-mean of `ConfusionMatrix.iou()`).
+A prediction of trainId 255 (or any id outside the classes) becomes labelId 0 (`unlabeled`)
+here: a false negative only, which is how `ConfusionMatrix.update` counts it too (`missed`).
+Networks predict by argmax, so they never output such ids.
 
 cityscapesscripts 2.3.0 calls `np.in1d` (removed in numpy 2.4) for its instance-level
 scores; while it runs, its module sees a numpy proxy that adds `in1d = isin`, nothing else
@@ -196,9 +193,8 @@ def cross_check(
     """Our and cityscapesscripts' scores on the same data, and how far apart they are.
 
     Returns:
-        Dict with `miou` (ours, GT-present classes), `miou_nanmean` (ours, cityscapes'
-        definition), `cityscapes_miou`, `max_class_iou_diff` (inf when a class is defined
-        on one side only) and `class_iou` (name -> [ours, theirs]).
+        Dict with `miou` (ours), `cityscapes_miou`, `max_class_iou_diff` (inf when a class
+        is defined on one side only) and `class_iou` (name -> [ours, theirs]).
     """
     ours = our_confusion(predictions, gt_label_files)
     theirs = cityscapes_scores(predictions, gt_label_files)
@@ -212,7 +208,6 @@ def cross_check(
     ]
     return {
         "miou": ours.miou(),
-        "miou_nanmean": float(np.nanmean(iou)) if not np.isnan(iou).all() else float("nan"),
         "cityscapes_miou": theirs.miou,
         "max_class_iou_diff": max(diffs, default=0.0),
         "class_iou": pairs,

@@ -91,15 +91,20 @@ def val_confusion(
 
 
 def accuracy_metrics(matrix: ConfusionMatrix, num_classes: int) -> dict[str, Any]:
-    """mIoU, pixel accuracy and IoU per class (null for classes absent from val)."""
+    """mIoU (Cityscapes rule), pixel accuracy and IoU per class.
+
+    A class's IoU is null only when it is neither in the val ground truth nor predicted
+    (TP + FP + FN = 0); those are the classes left out of the mIoU. A class predicted but
+    absent from the ground truth has IoU 0 and counts in `classes_evaluated`.
+    """
     iou = matrix.iou()
     names = trainid_names(num_classes)
-    present = matrix.present()
+    defined = ~np.isnan(iou)
     return {
         "miou": matrix.miou(),
         "pixel_accuracy": matrix.pixel_accuracy(),
-        "classes_evaluated": int(present.sum()),
-        "iou": {names[i]: (float(iou[i]) if present[i] else None) for i in range(num_classes)},
+        "classes_evaluated": int(defined.sum()),
+        "iou": {names[i]: (float(iou[i]) if defined[i] else None) for i in range(num_classes)},
     }
 
 

@@ -44,14 +44,15 @@ class ConfusionMatrix:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(denom > 0, tp / denom, np.nan)
 
-    def present(self) -> np.ndarray:
-        """Classes with at least one ground-truth pixel."""
-        return self.matrix.sum(1) + self.missed > 0
-
     def miou(self) -> float:
-        """Mean IoU over the classes present in the ground truth (0.0 when there is none)."""
-        iou = self.iou()[self.present()]
-        return float(np.nanmean(iou)) if iou.size else 0.0
+        """Mean IoU by the Cityscapes rule: the mean of `iou()` over its non-NaN classes.
+
+        A class is left out only when TP + FP + FN = 0 (absent from truth and prediction);
+        a class predicted but absent from the ground truth counts with IoU 0, as in
+        cityscapesscripts' `averageScoreClasses`. 0.0 when no class is defined.
+        """
+        iou = self.iou()
+        return float(np.nanmean(iou)) if not np.isnan(iou).all() else 0.0
 
     def pixel_accuracy(self) -> float:
         """Share of non-ignored pixels predicted right."""

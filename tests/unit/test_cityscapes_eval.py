@@ -76,7 +76,7 @@ def test_our_miou_matches_cityscapesscripts(frames) -> None:
     assert cs.np is np and getattr(np, "in1d", None) is not np.isin
 
 
-def test_a_class_absent_from_the_ground_truth_is_where_definitions_differ(frames) -> None:
+def test_a_class_absent_from_the_ground_truth_counts_with_iou_zero(frames) -> None:
     gts, preds = frames
     preds = [p.copy() for p in preds]
     evaluated = labelids_to_trainids(cv2.imread(str(gts[0]), cv2.IMREAD_UNCHANGED)) != 255
@@ -84,12 +84,37 @@ def test_a_class_absent_from_the_ground_truth_is_where_definitions_differ(frames
         CLASS_NAMES.index("train")  # predicted on evaluated pixels, never in the ground truth
     )
     result = cross_check(preds, gts)
-    # cityscapesscripts counts 'train' with IoU 0; our miou() leaves it out, nanmean does not.
+    # Both count 'train' with IoU 0 in the mean, as the Cityscapes rule wants.
     assert result["class_iou"]["train"] == [0.0, 0.0]
     assert math.isnan(result["class_iou"]["bus"][0])  # neither predicted nor present
-    assert abs(result["miou_nanmean"] - result["cityscapes_miou"]) < 1e-6
-    assert result["miou"] > result["cityscapes_miou"] + 1e-3
+    assert abs(result["miou"] - result["cityscapes_miou"]) < 1e-6
     assert result["max_class_iou_diff"] < 1e-9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_predictions_on_the_real_frame_match_cityscapesscripts(seed: int) -> None:
+    """Random predictions that hit classes absent from the frame, and miss others."""
+    if not SAMPLE.is_dir():
+        pytest.skip(f"fixture not found: {SAMPLE}")
+    gt = next(SAMPLE.glob("*_gtFine_labelIds.png"))
+    truth = labelids_to_trainids(cv2.imread(str(gt), cv2.IMREAD_UNCHANGED))
+    present = np.unique(truth[truth != 255])
+    absent = np.setdiff1d(np.arange(len(CLASS_NAMES)), present)
+    assert len(present) >= 5 and len(absent) >= 8  # several of the 19 classes are absent
+    rng = np.random.default_rng(seed)
+    # Predicted classes: those of the frame and 4 absent ones (false positives only); the
+    # other absent classes are in neither truth nor prediction: NaN, left out of the mean.
+    classes = np.concatenate([present, rng.choice(absent, 4, replace=False)])
+    flip = rng.random(truth.shape) < 0.4
+    pred = np.where(flip | (truth == 255), rng.choice(classes, truth.shape), truth)
+    pred = pred.astype(np.uint8)
+    ours = our_confusion([pred], [gt])
+    theirs = cityscapes_scores([pred], [gt])
+    iou = ours.iou()
+    assert np.isnan(iou).sum() == len(absent) - 4
+    assert abs(ours.miou() - theirs.miou) < 1e-6
+    # The false positives lower it below a mean over the classes of the ground truth.
+    assert ours.miou() < float(np.mean(iou[present])) - 0.05
 
 
 def test_real_frame_labeltrainids_against_labelids() -> None:
