@@ -27,12 +27,18 @@ def run_stage(
 ) -> None:
     """Run a stage's `main`; a HyctasError becomes one line on stderr and exit status 2.
 
-    A preempted training stage (SIGTERM/SIGINT, checkpoint saved) exits with 143 instead.
+    A preempted training stage (SIGTERM/SIGINT, checkpoint saved) exits with 143 instead, and
+    any other stage stopped by a signal while its MLflow run is open (`hyctas.tracking`) with
+    128 + the signal number: 143 for SIGTERM, 130 for SIGINT.
     """
+    from hyctas.tracking import StopSignal
     from hyctas.train.signals import EXIT_PREEMPTED
 
     try:
         main(args)
+    except StopSignal as exc:
+        print(f"[{name}] stopped: {exc}; its MLflow run is marked KILLED", file=sys.stderr)
+        sys.exit(exc.code)
     except HyctasError as exc:
         if type(exc).__name__ == "Preempted":
             print(f"[{name}] stopped: {exc}", file=sys.stderr)

@@ -4,6 +4,19 @@ The store is `sqlite:///mlflow.db` in the working directory unless `MLFLOW_TRACK
 otherwise (a shared server on a cluster: see README "Tracking"). Metrics files are the source
 of truth; MLflow mirrors them (`StageRun.write_metrics` does both).
 
+No run is left RUNNING by a stage that ends in any way but SIGKILL:
+- A stage run ends FINISHED on success, KILLED when the stage was stopped (SIGTERM or SIGINT,
+  a training stage's `Preempted` after its checkpoint, KeyboardInterrupt) and FAILED on any
+  other exception. While the run is open, SIGTERM/SIGINT raise `StopSignal` (unless the stage
+  installed its own handler, as training does), so the run ends KILLED and the process exits
+  143 (SIGTERM) or 130 (SIGINT), the statuses a signal's default action would have given.
+- The parent run (tag `hyctas.kind=pipeline`) mirrors its stage runs, counting only the latest
+  attempt of each stage and target: RUNNING while one is RUNNING, else FAILED if one FAILED,
+  else KILLED if one was KILLED, else FINISHED, ending when the last stage run ended. Each stage
+  run sets it when it starts and when it ends, so a re-run reopens it and a successful retry
+  of a failed stage turns it FINISHED. A stage killed by SIGKILL (no handler runs) leaves its
+  run, and so the parent, RUNNING until that stage is run again.
+
 Example:
     with stage_run("prepare_data", params) as run:
         run.write_metrics("data/prepare_data/metrics.json", {"train_images": 100})
@@ -14,10 +27,13 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 from hyctas.atomic import write_json
@@ -93,6 +109,76 @@ def store_lock(uri: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+class StopSignal(SystemExit):
+    """SIGTERM or SIGINT stopped a stage run; the process exits 128 + the signal number.
+
+    A `SystemExit`, so that `except Exception` in a stage does not swallow it and Python
+    exits with its code (143 for SIGTERM, 130 for SIGINT) and no traceback if nothing catches it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signal_name = signal.Signals(signum).name
+
+    def __str__(self) -> str:
+        return f"{self.signal_name} received"
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT handlers for the life of a stage run (main thread only).
+
+    Armed (while the stage's code runs), a signal raises `StopSignal`; disarmed (while the run
+    is being opened or closed, so a write to the store is never cut in half), it is remembered
+    in `pending` and raised once that is done. Handlers the process already had (SIG_IGN, or a
+    stage's own) are left alone; the previous ones are restored at the end.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.pending: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+                    self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.armed:
+            self.armed = False  # one StopSignal; another signal while closing waits its turn
+            raise StopSignal(signum)
+        self.pending = self.pending or signum
+
+    def arm(self) -> None:
+        """Raise `StopSignal` on the next signal, or now if one arrived while disarmed."""
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise StopSignal(signum)
+        self.armed = True
+
+    def disarm(self) -> None:
+        """Remember signals instead of raising them."""
+        self.armed = False
+
+
+def _ended_status(exc: BaseException) -> str:
+    """The status of a stage run that `exc` ended."""
+    stopped = any(cls.__name__ == "Preempted" for cls in type(exc).__mro__)  # no torch import
+    if stopped or isinstance(exc, (StopSignal, KeyboardInterrupt)):
+        return "KILLED"
+    if isinstance(exc, SystemExit) and exc.code in (0, None):
+        return "FINISHED"
+    return "FAILED"
+
+
 class StageRun:
     """An open MLflow run of one stage execution."""
 
@@ -155,6 +241,63 @@ def _parent_run_id(client: Any, experiment_id: str, pipeline_id: str) -> str:
     return with_retries(lambda: client.create_run(experiment_id, tags=tags)).info.run_id
 
 
+def _stage_runs_of(client: Any, experiment_id: str, parent: str) -> list[Any]:
+    """Every (not deleted) stage run under the parent run `parent`."""
+    query = f"tags.`mlflow.parentRunId` = '{parent}' and tags.`hyctas.kind` = 'stage'"
+    found: list[Any] = []
+    token = None
+    while True:
+        page = with_retries(
+            lambda t=token: client.search_runs([experiment_id], query, page_token=t)
+        )
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def pipeline_status(children: list[Any]) -> tuple[str, int | None]:
+    """The status and end time of a parent run with these stage runs.
+
+    Only the latest attempt (by start time) of each stage and target counts: RUNNING if one
+    is running, else FAILED if one failed, else KILLED if one was stopped, else FINISHED. The
+    end time is the last end among all of them (None while nothing has ended).
+    """
+    latest: dict[tuple[str | None, str | None], Any] = {}
+    for run in sorted(children, key=lambda r: r.info.start_time or 0):
+        latest[(run.data.tags.get("hyctas.stage"), run.data.tags.get("hyctas.target"))] = run
+    statuses = {run.info.status for run in latest.values()}
+    ends = [run.info.end_time for run in children if run.info.end_time]
+    end = max(ends) if ends else None
+    if statuses & {"RUNNING", "SCHEDULED"}:
+        return "RUNNING", end
+    for status in ("FAILED", "KILLED"):
+        if status in statuses:
+            return status, end
+    return "FINISHED", end
+
+
+def _sync_parent(client: Any, experiment_id: str, parent: str, rounds: int = 5) -> None:
+    """Set the parent run's status from its stage runs (see `pipeline_status`).
+
+    Several jobs may do this at once. On sqlite, `store_lock` serialises them. A server has no
+    lock and MLflow no compare-and-set, so each job writes, reads the stage runs again and
+    writes again until what it read matches what it wrote: any change to a stage run is
+    followed by its own job's sync, so the job that writes last has read the final state.
+    """
+    with store_lock(tracking_uri()):
+        written = None
+        for _ in range(rounds):
+            status, end = pipeline_status(_stage_runs_of(client, experiment_id, parent))
+            if (status, end) == written:
+                return
+            if status == "RUNNING":  # MLflow keeps the end time; it cannot be cleared
+                with_retries(lambda: client.update_run(parent, status="RUNNING"))
+            else:
+                with_retries(lambda s=status, e=end: client.set_terminated(parent, s, e))
+            written = (status, end)
+
+
 @contextlib.contextmanager
 def stage_run(
     stage: str,
@@ -163,7 +306,11 @@ def stage_run(
     target: str | None = None,
     tags: dict[str, str] | None = None,
 ) -> Iterator[StageRun]:
-    """Open one MLflow run for a stage execution; it ends FINISHED, or FAILED on an exception.
+    """Open one MLflow run for a stage execution; it ends FINISHED, KILLED or FAILED.
+
+    KILLED when the stage was stopped (SIGTERM/SIGINT raise `StopSignal` while the run is
+    open, `Preempted`, KeyboardInterrupt), FAILED on any other exception. The parent run of the
+    pipeline is set from its stage runs when this run starts and when it ends.
 
     Args:
         stage: stage name (also the params block logged beside `base`).
@@ -172,38 +319,46 @@ def stage_run(
         tags: extra tags (for example `hyctas.arch_id`).
     """
     import mlflow
+    from mlflow.entities import Param
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(tracking_uri())
-    commit = git_commit()
-    pipeline_id = os.environ.get(PIPELINE_ENV) or f"{commit[:12]}-{params_hash(params)}"
-    with store_lock(tracking_uri()):  # parallel jobs: one creates the tables, one the parent run
-        client = MlflowClient()  # opening a new sqlite store runs its schema migrations
-        experiment_id = _experiment_id(client, params["base"]["mlflow_experiment"])
-        parent = _parent_run_id(client, experiment_id, pipeline_id)
-    run_tags = {
-        "mlflow.parentRunId": parent,
-        "mlflow.runName": stage if target is None else f"{stage}[{target}]",
-        "mlflow.source.git.commit": commit,
-        "hyctas.stage": stage,
-        "hyctas.kind": "stage",
-        "hyctas.pipeline_id": pipeline_id,
-        "hyctas.params_hash": params_hash({"base": params["base"], stage: params.get(stage)}),
-        **({"hyctas.target": target} if target else {}),
-        **(tags or {}),
-    }
-    run_id = with_retries(lambda: client.create_run(experiment_id, tags=run_tags)).info.run_id
-    logged = flatten({"base": params["base"], stage: params.get(stage) or {}})
-    from mlflow.entities import Param
-
-    batch = [Param(k, str(v)[:6000]) for k, v in logged.items()]
-    for start in range(0, len(batch), 100):
-        chunk = batch[start : start + 100]
-        with_retries(lambda c=chunk: client.log_batch(run_id, params=c))
-    run = StageRun(client, run_id)
-    try:
-        yield run
-    except BaseException:
-        with_retries(lambda: client.set_terminated(run_id, "FAILED"))
-        raise
-    with_retries(lambda: client.set_terminated(run_id, "FINISHED"))
+    with _StopSignals() as stops:  # deferred until the run exists, then raised inside it
+        mlflow.set_tracking_uri(tracking_uri())
+        commit = git_commit()
+        pipeline_id = os.environ.get(PIPELINE_ENV) or f"{commit[:12]}-{params_hash(params)}"
+        with store_lock(tracking_uri()):  # parallel jobs: one creates the tables, one the parent
+            client = MlflowClient()  # opening a new sqlite store runs its schema migrations
+            experiment_id = _experiment_id(client, params["base"]["mlflow_experiment"])
+            parent = _parent_run_id(client, experiment_id, pipeline_id)
+        run_tags = {
+            "mlflow.parentRunId": parent,
+            "mlflow.runName": stage if target is None else f"{stage}[{target}]",
+            "mlflow.source.git.commit": commit,
+            "hyctas.stage": stage,
+            "hyctas.kind": "stage",
+            "hyctas.pipeline_id": pipeline_id,
+            "hyctas.params_hash": params_hash({"base": params["base"], stage: params.get(stage)}),
+            **({"hyctas.target": target} if target else {}),
+            **(tags or {}),
+        }
+        run_id = with_retries(lambda: client.create_run(experiment_id, tags=run_tags)).info.run_id
+        status = "FAILED"
+        try:
+            _sync_parent(client, experiment_id, parent)  # RUNNING again if it had ended
+            logged = flatten({"base": params["base"], stage: params.get(stage) or {}})
+            batch = [Param(k, str(v)[:6000]) for k, v in logged.items()]
+            for start in range(0, len(batch), 100):
+                chunk = batch[start : start + 100]
+                with_retries(lambda c=chunk: client.log_batch(run_id, params=c))
+            stops.arm()
+            yield StageRun(client, run_id)
+            status = "FINISHED"
+        except BaseException as exc:
+            status = _ended_status(exc)
+            raise
+        finally:
+            stops.disarm()
+            with_retries(lambda: client.set_terminated(run_id, status))
+            _sync_parent(client, experiment_id, parent)
+    if stops.pending is not None:  # arrived while the finished run was being closed
+        raise StopSignal(stops.pending)

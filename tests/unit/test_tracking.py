@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import subprocess
+import sys
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from hyctas.tracking import stage_run, with_retries
+from tests.conftest import REPO
 
 
 def _stage_runs(client, experiment):
@@ -43,6 +49,102 @@ def test_failed_stage_is_marked_failed(mlflow_store, params):
         raise RuntimeError("boom")
     runs = _stage_runs(MlflowClient(mlflow_store), params["base"]["mlflow_experiment"])
     assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def _parent(client, experiment):
+    exp = client.get_experiment_by_name(experiment)
+    (parent,) = client.search_runs([exp.experiment_id], "tags.`hyctas.kind` = 'pipeline'")
+    return parent
+
+
+def test_parent_run_follows_its_stage_runs(mlflow_store, params):
+    client = MlflowClient(mlflow_store)
+    experiment = params["base"]["mlflow_experiment"]
+    with stage_run("prepare_data", params):
+        with stage_run("search", params):  # two stages at once, as under `snakemake -j 2`
+            assert _parent(client, experiment).info.status == "RUNNING"
+        assert _parent(client, experiment).info.status == "RUNNING"  # prepare_data still runs
+    parent = _parent(client, experiment)
+    assert parent.info.status == "FINISHED"
+    ends = [r.info.end_time for r in _stage_runs(client, experiment)]
+    assert parent.info.end_time == max(ends)
+    with stage_run("report", params):  # a later stage of the same pipeline reopens it
+        assert _parent(client, experiment).info.status == "RUNNING"
+    assert _parent(client, experiment).info.status == "FINISHED"
+
+
+def test_failed_stage_fails_the_pipeline_until_it_is_rerun(mlflow_store, params):
+    client = MlflowClient(mlflow_store)
+    experiment = params["base"]["mlflow_experiment"]
+    with pytest.raises(RuntimeError), stage_run("select", params, target="fast"):
+        raise RuntimeError("boom")
+    assert _parent(client, experiment).info.status == "FAILED"
+    with stage_run("select", params, target="balanced"):
+        pass
+    assert _parent(client, experiment).info.status == "FAILED"  # select[fast] still failed
+    with stage_run("select", params, target="fast"):  # its latest attempt is what counts
+        pass
+    assert _parent(client, experiment).info.status == "FINISHED"
+
+
+def _preempted():
+    from hyctas.train.loop import Preempted
+
+    return Preempted("SIGTERM received at step 3/8: checkpoint saved")
+
+
+@pytest.mark.parametrize("stop", [_preempted, KeyboardInterrupt], ids=["preempted", "ctrl-c"])
+def test_stopped_stage_is_marked_killed(mlflow_store, params, stop):
+    error = stop()
+    with pytest.raises(type(error)), stage_run("pretrain_supernet", params):
+        raise error
+    client = MlflowClient(mlflow_store)
+    experiment = params["base"]["mlflow_experiment"]
+    assert [r.info.status for r in _stage_runs(client, experiment)] == ["KILLED"]
+    assert _parent(client, experiment).info.status == "KILLED"
+
+
+SLEEPER = """
+import time
+from hyctas.stage import run_stage
+from hyctas.tracking import stage_run
+
+def main(args):
+    with stage_run("report", {"base": {"mlflow_experiment": "signals"}, "report": {}}):
+        print("running", flush=True)
+        time.sleep(300)
+
+run_stage("report", main, None)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_ends_the_run_killed_and_exits_128_plus_signal(mlflow_store, tmp_path, sig, status):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HYCTAS_PIPELINE_ID": "signals-1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLEEPER],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready and proc.stdout.readline() == "running\n", proc.communicate(timeout=60)
+        proc.send_signal(sig)  # a stage with no handler of its own: stage_run's handler
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == status, err[-3000:]
+    name = signal.Signals(sig).name
+    assert f"[report] stopped: {name} received" in err and "Traceback" not in err, err[-3000:]
+    client = MlflowClient(mlflow_store)
+    assert [r.info.status for r in _stage_runs(client, "signals")] == ["KILLED"]
+    assert _parent(client, "signals").info.status == "KILLED"
 
 
 def test_retries_only_on_locks():
