@@ -80,7 +80,7 @@ def main() -> None:
     print(
         f"supernet {args.supernet}, "
         f"population {block['population']}, generations {block['generations']}, "
-        f"hv_reference {block['hv_reference']}, val_images {block['val_images']}"
+        f"hv_reference {block['hv_reference']}, search images {block['images']}"
     )
     print(f"{'seed':>4}{'evals':>7}{'HV nsga2':>11}{'HV random':>11}{'ratio':>8}{'seconds':>9}")
     for seed, evals, hv_n, hv_r, ratio, secs in rows:

@@ -1,7 +1,8 @@
 """The `report` stage's logic: one table and a few plots that say how the search went.
 
 Reads each target's model spec (select), training metrics (retrain) and evaluation metrics
-(evaluate), and the search archive; writes `summary.md`, `summary.json` and PNG plots.
+(evaluate), the search archive and the frame counts of prepare_data's lists; writes
+`summary.md`, `summary.json` and PNG plots.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from hyctas.atomic import atomic_path, write_json, write_text
+from hyctas.data import SEARCH_LIST, SUPERNET_TRAIN_LIST, TRAIN_LIST, VAL_LIST
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -134,6 +136,25 @@ def init_section(rows: list[dict]) -> list[str]:
     return lines
 
 
+# The lists of prepare_data and what reads each.
+DATA_LISTS = {
+    TRAIN_LIST: "retrain trains every target on it",
+    SUPERNET_TRAIN_LIST: "the supernet trains on it: the training split minus the search split",
+    SEARCH_LIST: "held out of the training split: supernet probes and the search's candidate mIoU",
+    VAL_LIST: "evaluate only: every mIoU in the table above",
+}
+
+
+def data_split_sizes(data_metrics: dict) -> dict[str, int]:
+    """Frames in each list file, from prepare_data's metrics (`<list>_frames`)."""
+    return {name: int(data_metrics[f"{name.removesuffix('.txt')}_frames"]) for name in DATA_LISTS}
+
+
+def data_section(sizes: dict[str, int]) -> list[str]:
+    """Markdown lines stating the size and use of each frame list."""
+    return [f"- `{name}`: {sizes[name]} frames; {DATA_LISTS[name]}" for name in DATA_LISTS]
+
+
 def rank_correlation(rows: list[dict]) -> float | None:
     """Kendall tau between supernet-inherited and retrained mIoU of the searched targets.
 
@@ -158,7 +179,12 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def markdown(
-    rows: list[dict], search: dict, tau: float | None, plots: dict[str, str], title: str
+    rows: list[dict],
+    search: dict,
+    sizes: dict[str, int],
+    tau: float | None,
+    plots: dict[str, str],
+    title: str,
 ) -> str:
     """The summary report as Markdown."""
     columns = [
@@ -188,6 +214,10 @@ def markdown(
         "## Initialisation: scratch vs supernet weights",
         "",
         *init_section(rows),
+        "",
+        "## Data",
+        "",
+        *data_section(sizes),
         "",
         "## Search",
         "",
@@ -240,7 +270,7 @@ def plot_front_with_targets(path: Path, archive_csv: Path, rows: list[dict]) -> 
                 arrowprops={"arrowstyle": "->", "color": "0.4"},
             )
     ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("val mIoU")
+    ax.set_ylabel("mIoU (searched: search split; retrained: val)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -270,7 +300,12 @@ def plot_rank(path: Path, rows: list[dict], tau: float | None) -> None:
 
 
 def write_report(
-    out_dir: Path, rows: list[dict], search_metrics: dict, archive_csv: Path, title: str
+    out_dir: Path,
+    rows: list[dict],
+    search_metrics: dict,
+    data_metrics: dict,
+    archive_csv: Path,
+    title: str,
 ) -> dict:
     """Write summary.md, summary.json, front.png and rank.png into `out_dir`; return the metrics."""
     tau = rank_correlation(rows)
@@ -281,9 +316,11 @@ def write_report(
         for k in ("evaluations", "hv_nsga2", "hv_random", "hv_ratio", "mean_eval_seconds")
         if k in search_metrics
     }
+    sizes = data_split_sizes(data_metrics)
     text = markdown(
         rows,
         search,
+        sizes,
         tau,
         {"Front and retrained targets": "front.png", "Supernet vs retrained mIoU": "rank.png"},
         title,
@@ -298,6 +335,7 @@ def write_report(
         "kendall_tau": tau,
         "verdict": verdict(rows),
         "init_comparison": inits,
+        "frames": sizes,
         **search,
     }
     write_json(out_dir / "summary.json", summary)

@@ -3,6 +3,8 @@
 With `prepare_data.source: synthetic` it first generates the embedded street-scene dataset into
 --dataset-out; with `cityscapes` it uses the tree at `prepare_data.cityscapes_root` (trainIds are
 written beside its polygons, as cityscapesscripts does) and --dataset-out only records the source.
+The lists name frames by role: train.txt (the `train_split` folder), search.txt (held out of
+it), supernet_train.txt (the rest of it) and val.txt (the `val_split` folder).
 
     python -m stages.prepare_data --params params.yaml --dataset-out data/prepare_data/dataset \
         --lists-out data/prepare_data/lists --metrics-out data/prepare_data/metrics.json
@@ -14,8 +16,8 @@ import argparse
 from pathlib import Path
 
 from hyctas.atomic import write_json
-from hyctas.data.prepare import prepare_tree
-from hyctas.data.synthetic import SyntheticConfig, generate_dataset
+from hyctas.data.prepare import Splits, prepare_tree
+from hyctas.data.synthetic import SPLIT_CODES, SyntheticConfig, generate_dataset
 from hyctas.errors import ConfigError
 from hyctas.params import load_params
 from hyctas.stage import run_stage, stage_parser
@@ -37,6 +39,13 @@ def parse_args() -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     base, block = params["base"], params[STAGE]
+    splits = Splits.from_params(block)
+    for key in ("train_split", "val_split"):
+        if block["source"] == "synthetic" and block[key] not in SPLIT_CODES:
+            raise ConfigError(
+                f"{args.params}: prepare_data.{key} = {block[key]!r}: the synthetic source "
+                f"generates only the folders {sorted(SPLIT_CODES)}"
+            )
     with stage_run(STAGE, params) as run:
         if block["source"] == "synthetic":
             root = args.dataset_out
@@ -55,7 +64,7 @@ def main(args: argparse.Namespace) -> None:
             root = Path(block["cityscapes_root"]).expanduser()
         metrics = prepare_tree(
             root,
-            block["splits"],
+            splits,
             args.lists_out,
             num_classes=base["num_classes"],
             ignore_label=base["ignore_label"],

@@ -6,7 +6,8 @@ same interleaved rounds (the `evaluate.latency` protocol), and the verdict compa
     python -m stages.report --params params.yaml --select-dir results/select \
         --retrain-dir results/retrain --evaluate-dir results/evaluate \
         --archive results/search/archive.csv --search-metrics results/search/metrics.json \
-        --out reports/report --metrics-out reports/metrics.json
+        --data-metrics data/prepare_data/metrics.json --out reports/report \
+        --metrics-out reports/metrics.json
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def parse_args() -> argparse.Namespace:
         )
     parser.add_argument("--archive", type=Path, required=True, help="search archive CSV")
     parser.add_argument("--search-metrics", type=Path, required=True, help="search metrics JSON")
+    parser.add_argument(
+        "--data-metrics", type=Path, required=True, help="prepare_data metrics JSON (list sizes)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="report folder (summary.md, plots)")
     parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
     return parser.parse_args()
@@ -59,6 +63,7 @@ def main(args: argparse.Namespace) -> None:
             args.out,
             rows,
             json.loads(args.search_metrics.read_text()),
+            json.loads(args.data_metrics.read_text()),
             args.archive,
             params[STAGE]["title"],
         )

@@ -5,8 +5,9 @@ Layout (the official one, also written by the synthetic generator):
     <root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_polygons.json   (or _labelIds.png)
 Each frame gets `<...>_gtFine_labelTrainIds.png` beside its polygons, made by cityscapesscripts
 (`createLabelImage(annotation, "trainIds")`, what `json2labelImg` does), or mapped from its
-`labelIds.png` with the official table when it has no polygons. Frames already converted are
-skipped. Bad frames raise one DataError naming them, or are skipped and reported.
+`labelIds.png` with the official table when it has no polygons (a value the table lacks makes
+the frame bad). Frames already converted are skipped. Bad frames raise one DataError naming
+them, or are skipped and reported.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from hyctas.atomic import atomic_path
-from hyctas.data.labels import known_polygon_label, labelids_to_trainids
+from hyctas.data.labels import known_polygon_label, labelids_to_trainids, unknown_label_ids
 from hyctas.errors import DataError
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
@@ -88,7 +89,7 @@ def find_frames(root: Path, split: str) -> list[Frame]:
     if not frames:
         raise DataError(
             f"{image_dir}: empty split, no <city>/*{IMAGE_SUFFIX} files found; "
-            f"check the folder or remove '{split}' from prepare_data.splits."
+            f"check the folder, or name another in prepare_data.train_split / val_split."
         )
     return frames
 
@@ -130,6 +131,14 @@ def _make_train_ids(frame: Frame, image_shape: tuple[int, int]) -> None:
         ids = cv2.imread(str(frame.label_ids), cv2.IMREAD_UNCHANGED)
         if ids is None or ids.ndim != 2:
             raise DataError(f"{frame.label_ids}: unreadable or not a single-channel label image")
+        unknown = unknown_label_ids(ids)
+        if unknown:
+            # The table maps such values to ignore: training would lose them without a word.
+            raise DataError(
+                f"{frame.label_ids}: unknown label id(s) {unknown}, not in the Cityscapes label "
+                "table (cityscapesscripts.helpers.labels); remake the file with "
+                "cityscapesscripts' json2labelImg or fix the annotation"
+            )
         with atomic_path(frame.train_ids) as tmp:
             if not cv2.imwrite(str(tmp) + ".png", labelids_to_trainids(ids)):
                 raise DataError(f"{frame.train_ids}: could not write")

@@ -18,6 +18,14 @@ def id_to_trainid_lut(ignore_label: int = IGNORE) -> np.ndarray:
     return lut
 
 
+def unknown_label_ids(label_ids: np.ndarray) -> list[int]:
+    """Values of a labelIds image that are no id of the Cityscapes table (sorted)."""
+    known = np.zeros(256, dtype=bool)
+    known[[label.id for label in CITYSCAPES_LABELS if 0 <= label.id < 256]] = True
+    present = np.flatnonzero(np.bincount(label_ids.ravel(), minlength=256))
+    return [int(v) for v in present if v >= 256 or not known[v]]
+
+
 def labelids_to_trainids(label_ids: np.ndarray, ignore_label: int = IGNORE) -> np.ndarray:
     """Map a labelIds image to trainIds with the official table."""
     return id_to_trainid_lut(ignore_label)[label_ids]

@@ -7,6 +7,7 @@ optimizer, scheduler, RNG states and history. SIGTERM/SIGINT checkpoint and rais
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,17 +20,14 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from hyctas.errors import HyctasError
+from hyctas.provenance import Fingerprint
 from hyctas.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from hyctas.train.config import TrainConfig
 from hyctas.train.distributed import DistInfo
 from hyctas.train.loss import segmentation_loss
 from hyctas.train.sampler import StepBatchSampler
 from hyctas.train.schedule import make_optimizer, warmup_poly
-from hyctas.train.signals import StopRequest, ignore_stop_signals
-
-
-class Preempted(HyctasError):
-    """A stop signal arrived; the checkpoint is saved and a re-run resumes."""
+from hyctas.train.signals import Preempted, StopRequest, ignore_stop_signals
 
 
 class Diverged(HyctasError):
@@ -107,7 +105,7 @@ def train_loop(
     seed: int,
     ignore_label: int,
     checkpoint_path: Path,
-    fingerprint: str,
+    fingerprint: Fingerprint,
     extra_state: dict[str, Any] | None = None,
     stop_after: int | None = None,
     progress: bool = True,
@@ -115,8 +113,9 @@ def train_loop(
     """Train `model` for `cfg.iterations` steps, resuming from `checkpoint_path` when it matches.
 
     Args:
-        fingerprint: hash of everything that defines the run; a checkpoint with another
-            fingerprint is ignored (the run starts over).
+        fingerprint: digests of everything that defines the run (params, input files, code);
+            a checkpoint with another fingerprint is ignored: the run starts over, and says
+            which part changed.
         extra_state: saved in every checkpoint (for example the architecture).
         stop_after: stop (checkpointed, Preempted raised) after this step, as if signalled;
             for tests of resumption.
@@ -132,7 +131,13 @@ def train_loop(
     result, step = LoopResult(), 0
     if checkpoint_path.is_file():
         state = load_checkpoint(checkpoint_path)
-        if state.get("fingerprint") == fingerprint:
+        if not fingerprint.matches(state.get("fingerprint")):
+            print(
+                f"{checkpoint_path}: made for other inputs "
+                f"({fingerprint.changes(state.get('fingerprint'))}); training from step 0",
+                file=sys.stderr,
+            )
+        else:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -158,7 +163,7 @@ def train_loop(
                     "scaler": scaler.state_dict(),  # empty unless fp16 AMP is on
                     "rng": rng_state(),
                     "step": at,
-                    "fingerprint": fingerprint,
+                    "fingerprint": fingerprint.to_dict(),
                     "history": result.history,
                     "probes": result.probes,
                     **(extra_state or {}),

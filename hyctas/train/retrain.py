@@ -13,9 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from hyctas.data import TRAIN_LIST
 from hyctas.errors import ConfigError
 from hyctas.models.factory import build_model, model_checkpoint
-from hyctas.params import params_hash
+from hyctas.provenance import Fingerprint
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
 from hyctas.train.checkpoint import save_checkpoint
@@ -68,19 +69,16 @@ def retrain(
     recipe = TrainConfig.from_params(block["recipe"], f"{STAGE}.recipe")
     torch.manual_seed(base["seed"])
     model = initial_model(spec, params, init, supernet_path, device)
-    dataset = training_dataset(lists_dir, base, recipe)
+    dataset = training_dataset(lists_dir, TRAIN_LIST, base, recipe)
     hooks = LoopHooks(
         archs_for_step=lambda step: [None], forward=lambda m, x, _: m(x), on_log=on_log
     )
-    fingerprint = params_hash(
-        {
-            "base": base,
-            "spec": spec,
-            "init": init,
-            STAGE: block,
-            "space": params["search_space"],
-            "lists": (lists_dir / "train.txt").read_text(),
-        }
+    inherits = spec["kind"] != "baseline" and init == "supernet"  # as initial_model decides
+    inputs = {"lists": lists_dir, **({"supernet": supernet_path} if inherits else {})}
+    fingerprint = Fingerprint.of(
+        STAGE,
+        {"base": base, "spec": spec, "init": init, STAGE: block, "space": params["search_space"]},
+        inputs,
     )
     start = time.perf_counter()
     result = train_loop(

@@ -50,10 +50,13 @@ def training_session(
         shutdown(info)
 
 
-def training_dataset(lists_dir: Path, base: dict, recipe: TrainConfig) -> SegmentationDataset:
-    """The augmented training split the recipe describes, seeded by `base.seed`."""
+def training_dataset(
+    lists_dir: Path, list_name: str, base: dict, recipe: TrainConfig
+) -> SegmentationDataset:
+    """The augmented frames of list `list_name` (hyctas.data: TRAIN_LIST, SUPERNET_TRAIN_LIST)
+    the recipe describes, seeded by `base.seed`."""
     return SegmentationDataset(
-        lists_dir / "train.txt",
+        lists_dir / list_name,
         ignore_label=base["ignore_label"],
         mean=recipe.augment.mean,
         std=recipe.augment.std,

@@ -1,7 +1,8 @@
 """Weight-sharing supernet pretraining: one sampled sub-network per step (or the sandwich rule).
 
-Probe sub-networks (smallest, largest, one fixed random) are evaluated every `probe_every`
-steps on a few validation frames after re-estimating their BatchNorm statistics.
+The supernet trains on supernet_train.txt. Probe sub-networks (smallest, largest, one fixed
+random) are evaluated every `probe_every` steps on the first frames of search.txt (held out of
+training; val.txt stays for evaluate) after re-estimating their BatchNorm statistics.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from hyctas.data import SEARCH_LIST, SUPERNET_TRAIN_LIST
 from hyctas.data.dataset import SegmentationDataset
+from hyctas.errors import ConfigError
 from hyctas.evaluation import confusion, recalibrate_bn
 from hyctas.models.supernet import Supernet
-from hyctas.params import params_hash
+from hyctas.provenance import Fingerprint
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
 from hyctas.space.evolve import sample_arch
@@ -33,10 +36,16 @@ STAGE = "pretrain_supernet"
 
 @dataclass
 class EvalFrames:
-    """Fixed frames for sub-network evaluation: BN calibration images and labelled val frames."""
+    """Fixed frames that score sub-networks: BatchNorm calibration batches and search frames.
+
+    The labelled frames come from the search split, held out of the supernet's training and
+    apart from val.txt, which only `evaluate` reads: the search selects on frames the final
+    evaluation never sees. BatchNorm is re-estimated on frames the supernet trained on (as
+    once-for-all networks do), so no statistic is fitted to the frames being scored.
+    """
 
     calib: list[torch.Tensor]
-    val: list[tuple[torch.Tensor, torch.Tensor]]
+    search: list[tuple[torch.Tensor, torch.Tensor]]
 
     @classmethod
     def load(
@@ -47,32 +56,51 @@ class EvalFrames:
         std: tuple,
         calib_batches: int,
         batch_size: int,
-        val_images: int,
+        images: int,
+        images_key: str,
     ) -> EvalFrames:
-        """The first frames of the train list (full frames) and of the val list."""
+        """The first full frames of supernet_train.txt (calibration) and of search.txt.
+
+        search.txt lists its frames cities in turn, so its first frames span the cities.
+
+        Raises:
+            ConfigError: search.txt has fewer than `images` frames (`images_key` is the
+                params key that asked for them).
+        """
         kw = dict(ignore_label=base["ignore_label"], mean=mean, std=std, augment=None)
-        train = SegmentationDataset(lists_dir / "train.txt", **kw)
-        val = SegmentationDataset(lists_dir / "val.txt", **kw)
+        train = SegmentationDataset(lists_dir / SUPERNET_TRAIN_LIST, **kw)
+        search = SegmentationDataset(lists_dir / SEARCH_LIST, **kw)
+        if len(search) < images:
+            raise ConfigError(
+                f"{images_key} = {images}: {lists_dir / SEARCH_LIST} holds only {len(search)} "
+                "frame(s); lower it or raise prepare_data.search_split.images"
+            )
         n = min(len(train), calib_batches * batch_size)
-        images = [train[i][0] for i in range(n)]
-        calib = [torch.stack(images[i : i + batch_size]) for i in range(0, n, batch_size)]
-        frames = [val[i] for i in range(min(len(val), val_images))]
+        calib_images = [train[i][0] for i in range(n)]
+        calib = [torch.stack(calib_images[i : i + batch_size]) for i in range(0, n, batch_size)]
+        frames = [search[i] for i in range(images)]
         return cls(calib, [(img[None], lbl[None]) for img, lbl in frames])
 
 
 def subnet_miou(
     supernet: Supernet, arch: Arch, frames: EvalFrames, base: dict, device: torch.device
 ) -> float:
-    """Val mIoU of `arch` with inherited weights and re-estimated BatchNorm statistics."""
+    """Search-frame mIoU of `arch` with inherited weights and re-estimated BatchNorm stats."""
     net = supernet.extract(arch).to(device)
     recalibrate_bn(net, frames.calib, device)
-    return confusion(net, frames.val, base["num_classes"], base["ignore_label"], device).miou()
+    return confusion(net, frames.search, base["num_classes"], base["ignore_label"], device).miou()
 
 
 def chance_miou(frames: EvalFrames, num_classes: int, ignore_label: int) -> float:
-    """mIoU of always predicting the most frequent val class: the level probes must beat."""
+    """mIoU of always predicting the most frequent search-frame class: what probes must beat.
+
+    By the Cityscapes rule (`ConfusionMatrix.miou`): the predicted class c has
+    TP = n_c, FP = N - n_c, FN = 0, so IoU n_c / N; every other class in the ground truth
+    has IoU 0; the classes absent from it are never predicted either and are left out.
+    Hence mIoU = (n_c / N) / (number of classes in the ground truth).
+    """
     counts = np.zeros(num_classes, np.int64)
-    for _, label in frames.val:
+    for _, label in frames.search:
         values = label[(label != ignore_label) & (label < num_classes)]
         counts += np.bincount(values.numpy().ravel(), minlength=num_classes)
     present = counts > 0
@@ -117,7 +145,14 @@ def pretrain(
     tcfg = TrainConfig.from_params(block["recipe"], f"{STAGE}.recipe")
     seed = base["seed"]
     torch.manual_seed(seed)
-    dataset = training_dataset(lists_dir, base, tcfg)
+    dataset = training_dataset(lists_dir, SUPERNET_TRAIN_LIST, base, tcfg)
+    if len(dataset) < tcfg.batch_size * info.world_size:
+        raise ConfigError(
+            f"{lists_dir / SUPERNET_TRAIN_LIST}: {len(dataset)} frame(s) are left to train the "
+            f"supernet on, fewer than one batch ({STAGE}.recipe.batch_size = {tcfg.batch_size} "
+            f"x {info.world_size} process(es)); lower prepare_data.search_split.images (the "
+            "frames held out of the training split) or the batch size"
+        )
     frames = EvalFrames.load(
         lists_dir,
         base,
@@ -125,7 +160,8 @@ def pretrain(
         tcfg.augment.std,
         block["bn_calib_batches"],
         tcfg.batch_size,
-        block["probe_val_images"],
+        block["probe_images"],
+        f"{STAGE}.probe_images",
     )
     supernet = Supernet(cfg, base["num_classes"], aux=True)
     probes = probe_archs(cfg, seed)
@@ -151,13 +187,10 @@ def pretrain(
         on_probe=on_probe,
         probe_every=block["probe_every"],
     )
-    fingerprint = params_hash(
-        {
-            "base": base,
-            "space": params["search_space"],
-            STAGE: block,
-            "lists": (lists_dir / "train.txt").read_text(),
-        }
+    fingerprint = Fingerprint.of(
+        STAGE,
+        {"base": base, "space": params["search_space"], STAGE: block},
+        {"lists": lists_dir},
     )
     start = time.perf_counter()
     result = train_loop(
@@ -184,7 +217,7 @@ def pretrain(
                 "aux": True,
                 "params": block,
                 "step": tcfg.iterations,
-                "fingerprint": fingerprint,
+                "fingerprint": fingerprint.to_dict(),
             },
         )
     last = result.probes[-1] if result.probes else {}

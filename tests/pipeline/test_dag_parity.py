@@ -35,6 +35,23 @@ def test_same_commands_inputs_outputs(both):
         assert job.outputs == smk[name].outputs, name
 
 
+def test_code_deps_are_the_stage_imports(both):
+    """Each job depends on exactly the project files its stage imports, in both DAGs (so an
+    edit of one library file reruns the stages that import it, and no other)."""
+    from hyctas.provenance import is_code_path, stage_code_files
+
+    for name, job in both[0].items():
+        stage = name.split("/")[0]
+        expected = set(stage_code_files(stage))
+        for engine, found in (("dvc.yaml", job.inputs), ("Snakefile", both[1][name].inputs)):
+            code = {d for d in found if is_code_path(d)}
+            assert code == expected, (
+                f"{engine} {name}: code deps differ from the stage's imports; missing "
+                f"{sorted(expected - code)}, extra {sorted(code - expected)}. "
+                "Run `python -m hyctas.provenance --sync-dvc` to rewrite dvc.yaml's."
+            )
+
+
 def test_fan_out_covers_every_target(both, repo_params):
     dvc, _ = both
     for stage in ("select", "retrain", "evaluate"):

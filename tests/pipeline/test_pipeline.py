@@ -49,6 +49,29 @@ def test_second_repro_is_a_quick_no_op(dvc_repo):
     assert "Running stage" not in proc.stdout and "didn't change" in proc.stdout
 
 
+def stale_after_editing(repo, library_file: str, *command: str) -> str:
+    """What `command` prints (a status or dry run) with `library_file` edited, then restored."""
+    path = repo / library_file
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n# an edit\n")
+        return run(repo, *command).stdout
+    finally:
+        path.write_text(original)
+
+
+def test_editing_a_library_file_makes_only_its_importers_stale(dvc_repo):
+    status = json.loads(
+        stale_after_editing(dvc_repo, "hyctas/metrics.py", "dvc", "status", "--json")
+    )
+    assert any(name.startswith("evaluate@") for name in status), status
+    assert not {"prepare_data", "profile_latency"} & set(status), status
+    status = json.loads(
+        stale_after_editing(dvc_repo, "hyctas/report.py", "dvc", "status", "--json")
+    )
+    assert set(status) == {"report"}, status
+
+
 def test_one_mlflow_run_per_stage_execution(dvc_repo):
     runs = stage_runs(dvc_repo)
     names = sorted(r.data.tags["mlflow.runName"] for r in runs)
@@ -96,6 +119,9 @@ def test_snakemake_produces_the_same_outputs(dvc_repo, tmp_path):
         assert numbers and numbers == pytest.approx({k: found.data.metrics[k] for k in numbers}), (
             name
         )
+    dry_run = stale_after_editing(repo, "hyctas/metrics.py", "snakemake", "-n", "-j", "1")
+    assert "rule evaluate:" in dry_run and "rule prepare_data:" not in dry_run, dry_run[-3000:]
+    assert "rule profile_latency:" not in dry_run
     # The initial population comes from the seed alone (later ones depend on measured latency).
     population = yaml.safe_load((repo / "params.yaml").read_text())["search"]["population"]
 

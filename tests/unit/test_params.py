@@ -35,6 +35,12 @@ def test_repo_params_are_valid(repo_params):
         ("select.targets.fast.init", "imagenet", "select.targets.fast"),
         ("select.targets.baseline.init", "supernet", "select.targets.baseline"),
         ("profile_latency.network_repeats", 0, "profile_latency.network_repeats = 0"),
+        (
+            "prepare_data.train_split",
+            "trian",
+            "prepare_data.train_split = \"trian\": 'trian' is not one of ['train', 'val', 'test']",
+        ),
+        ("prepare_data.search_split.images", 0, "prepare_data.search_split.images = 0"),
     ],
 )
 def test_invalid_value_names_key_and_allowed(params, key, value, expected):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hyctas.report import init_pairs, init_section, markdown, rank_correlation, verdict
+from hyctas.report import (
+    data_split_sizes,
+    init_pairs,
+    init_section,
+    markdown,
+    rank_correlation,
+    verdict,
+)
 
 
 def row(target, miou, latency, *, arch="a1", init="scratch", kind="segnet", supernet=0.05):
@@ -27,6 +34,7 @@ def row(target, miou, latency, *, arch="a1", init="scratch", kind="segnet", supe
 
 
 BASE = row("baseline", 0.10, 20.0, kind="baseline")
+SIZES = {"train.txt": 100, "supernet_train.txt": 80, "search.txt": 20, "val.txt": 30}
 
 
 def test_verdict_names_a_winner_only_when_better_and_faster():
@@ -43,7 +51,7 @@ def test_verdict_compares_paired_latency_when_every_row_has_it():
     text = verdict([base, dict(fast, paired_latency_ms=16.0)])
     assert "at lower paired latency: `fast` (0.120 mIoU, 16.0 ms)" in text
     assert "same interleaved rounds" in text
-    table = markdown([base, dict(fast, paired_latency_ms=16.0)], {}, None, {}, "t")
+    table = markdown([base, dict(fast, paired_latency_ms=16.0)], {}, SIZES, None, {}, "t")
     assert "| 25.0 | 16.0 |" in table and "paired latency (ms)" in table
 
 
@@ -75,8 +83,19 @@ def test_rank_correlation_uses_scratch_networks_when_there_are_two():
 
 def test_markdown_has_one_row_per_target_with_its_init():
     rows = [row("fast", 0.1, 15.0), row("fast_supernet", 0.12, 15.0, init="supernet"), BASE]
-    text = markdown(rows, {"hv_ratio": 1.2}, 0.5, {"Front": "front.png"}, "Title")
+    text = markdown(rows, {"hv_ratio": 1.2}, SIZES, 0.5, {"Front": "front.png"}, "Title")
     table = [ln for ln in text.splitlines() if ln.startswith("| ") and "`" in ln]
     assert len(table) == 3 + 1  # three targets, one init-comparison row
     assert "| fast_supernet | `a1` | 1 | supernet |" in text
     assert "![Front](front.png)" in text
+
+
+def test_markdown_states_the_size_and_use_of_each_frame_list():
+    data = {"bad_files": 0, "val_classes_present": 19}
+    data |= {f"{k.removesuffix('.txt')}_frames": v for k, v in SIZES.items()}
+    assert data_split_sizes(data) == SIZES
+    text = markdown([row("fast", 0.1, 15.0), BASE], {}, SIZES, None, {}, "t")
+    assert "- `search.txt`: 20 frames; held out of the training split" in text
+    assert "- `supernet_train.txt`: 80 frames" in text
+    assert "- `val.txt`: 30 frames; evaluate only" in text
+    assert "- `train.txt`: 100 frames; retrain" in text

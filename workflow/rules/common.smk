@@ -2,8 +2,12 @@
 # script validates it again through hyctas.params.load_params.
 import json
 import os
+import sys
 
 from snakemake.utils import validate
+
+sys.path.insert(0, os.path.dirname(workflow.basedir))  # the project root, for hyctas
+from hyctas.provenance import stage_code_files
 
 
 validate(config, "../schemas/params.schema.yaml")
@@ -21,6 +25,11 @@ def params_of(*keys):
             node = node[part]
         values[key] = node
     return json.dumps(values, sort_keys=True)
+
+
+def code_of(stage):
+    """Project code a stage runs (from its imports; dvc.yaml lists the same files)."""
+    return stage_code_files(stage)
 
 
 # The retraining targets: select, retrain and evaluate fan out over these names.

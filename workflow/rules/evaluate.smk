@@ -1,8 +1,6 @@
 rule evaluate:
     input:
-        script="stages/evaluate.py",
-        evaluate="hyctas/evaluate.py",
-        export="hyctas/export.py",
+        code=code_of("evaluate"),
         dataset="data/prepare_data/dataset",
         lists="data/prepare_data/lists",
         model="results/retrain/{target}/model.pt",

@@ -1,7 +1,6 @@
 rule prepare_data:
     input:
-        script="stages/prepare_data.py",
-        library="hyctas/data",
+        code=code_of("prepare_data"),
     output:
         dataset=directory("data/prepare_data/dataset"),
         lists=directory("data/prepare_data/lists"),

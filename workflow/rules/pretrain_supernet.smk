@@ -1,10 +1,6 @@
 rule pretrain_supernet:
     input:
-        script="stages/pretrain_supernet.py",
-        models="hyctas/models",
-        space="hyctas/space",
-        train="hyctas/train",
-        evaluation="hyctas/evaluation.py",
+        code=code_of("pretrain_supernet"),
         dataset="data/prepare_data/dataset",
         lists="data/prepare_data/lists",
     output:

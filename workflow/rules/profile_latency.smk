@@ -1,9 +1,6 @@
 rule profile_latency:
     input:
-        script="stages/profile_latency.py",
-        latency="hyctas/latency",
-        models="hyctas/models",
-        space="hyctas/space",
+        code=code_of("profile_latency"),
     output:
         table="results/profile_latency/latency_table.csv",
         model="results/profile_latency/latency_model.json",

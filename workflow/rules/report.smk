@@ -1,13 +1,13 @@
 rule report:
     input:
-        script="stages/report.py",
-        report="hyctas/report.py",
+        code=code_of("report"),
         specs=expand("results/select/{target}/model.json", target=TARGETS),
         trained=expand("results/retrain/{target}/metrics.json", target=TARGETS),
         models=expand("results/retrain/{target}/model.pt", target=TARGETS),
         evaluated=expand("results/evaluate/{target}/metrics.json", target=TARGETS),
         archive="results/search/archive.csv",
         search="results/search/metrics.json",
+        data="data/prepare_data/metrics.json",
     output:
         summary=report("reports/summary.md", category="Summary"),
         summary_json="reports/summary.json",
@@ -32,4 +32,5 @@ rule report:
         "python -m stages.report --params {params.file} --select-dir {params.select_dir}"
         " --retrain-dir {params.retrain_dir} --evaluate-dir {params.evaluate_dir}"
         " --archive {input.archive} --search-metrics {input.search}"
+        " --data-metrics {input.data}"
         " --out {params.out_dir} --metrics-out {output.metrics} 2> {log}"

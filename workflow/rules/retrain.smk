@@ -1,8 +1,6 @@
 rule retrain:
     input:
-        script="stages/retrain.py",
-        train="hyctas/train",
-        models="hyctas/models",
+        code=code_of("retrain"),
         dataset="data/prepare_data/dataset",
         lists="data/prepare_data/lists",
         supernet="results/pretrain_supernet/supernet.pt",

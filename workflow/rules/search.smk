@@ -1,10 +1,6 @@
 rule search:
     input:
-        script="stages/search.py",
-        search="hyctas/search",
-        models="hyctas/models",
-        space="hyctas/space",
-        latency="hyctas/latency",
+        code=code_of("search"),
         dataset="data/prepare_data/dataset",
         lists="data/prepare_data/lists",
         supernet="results/pretrain_supernet/supernet.pt",

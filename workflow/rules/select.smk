@@ -1,7 +1,6 @@
 rule select:
     input:
-        script="stages/select.py",
-        search="hyctas/search",
+        code=code_of("select"),
         archive="results/search/archive.csv",
     output:
         spec="results/select/{target}/model.json",

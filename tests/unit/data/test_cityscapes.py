@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -11,23 +12,23 @@ import pytest
 
 from hyctas.data.cityscapes import find_frames, validate_layout
 from hyctas.data.dataset import read_list
-from hyctas.data.prepare import prepare_tree
+from hyctas.data.prepare import Splits, prepare_tree
 from hyctas.errors import DataError
-from tests.conftest import write_frame
+from tests.conftest import SHARED, write_frame
 
 KW = dict(num_classes=19, ignore_label=255, workers=1, progress=False)
+SPLITS = Splits(train="train", val="val", search_images=1, search_seed=0)
 
 
 def prepare(root: Path, out: Path, on_bad_file: str = "error", workers: int = 1) -> dict:
-    return prepare_tree(
-        root, ["train", "val"], out, on_bad_file=on_bad_file, **{**KW, "workers": workers}
-    )
+    return prepare_tree(root, SPLITS, out, on_bad_file=on_bad_file, **{**KW, "workers": workers})
 
 
 def test_converts_and_writes_lists(tiny_tree, tmp_path):
     out = tmp_path / "lists"
     metrics = prepare(tiny_tree, out, workers=2)
     assert metrics["train_frames"] == 3 and metrics["val_frames"] == 2 and metrics["converted"] == 5
+    assert metrics["search_frames"] == 1 and metrics["supernet_train_frames"] == 2
     pairs = read_list(out / "train.txt")
     assert len(pairs) == 3 and all(p.is_file() for pair in pairs for p in pair)
     label = cv2.imread(str(pairs[0][1]), cv2.IMREAD_UNCHANGED)
@@ -133,3 +134,50 @@ def test_labelids_fallback_without_polygons(tiny_tree, tmp_path):
     prepare(tiny_tree, tmp_path / "lists")
     label = cv2.imread(str(read_list(tmp_path / "lists" / "val.txt")[0][1]), cv2.IMREAD_UNCHANGED)
     assert (label == 0).all()
+
+
+REAL = SHARED / "fixtures" / "cityscapes_sample"
+REAL_STEM = "frankfurt_000000_000294"
+
+
+def _tree_with_real_val_frame(root: Path) -> Path:
+    """tiny train frames plus the real Cityscapes val frame (labelIds only, no polygons) and a
+    generated one; returns the real frame's copied labelIds file."""
+    for i in range(3):
+        write_frame(root, "train", "aachen", i)
+    write_frame(root, "val", "lindau", 10)
+    for kind, name in (("leftImg8bit", "leftImg8bit"), ("gtFine", "gtFine_labelIds")):
+        dest = root / kind / "val" / "frankfurt"
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(
+            REAL / kind / "val" / "frankfurt" / f"{REAL_STEM}_{name}.png",
+            dest / f"{REAL_STEM}_{name}.png",
+        )
+    return root / "gtFine" / "val" / "frankfurt" / f"{REAL_STEM}_gtFine_labelIds.png"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/fixtures not beside the checkout")
+def test_real_labelids_convert(tmp_path):
+    _tree_with_real_val_frame(tmp_path / "cs")
+    assert prepare(tmp_path / "cs", tmp_path / "lists")["val_frames"] == 2
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/fixtures not beside the checkout")
+def test_unknown_labelid_is_named_or_skipped(tmp_path):
+    label_ids = _tree_with_real_val_frame(tmp_path / "cs")
+    ids = cv2.imread(str(label_ids), cv2.IMREAD_UNCHANGED)
+    ids[:4, :4] = 99  # no Cityscapes label has id 99: the table would map it to ignore
+    ids[-1, -1] = 250
+    cv2.imwrite(str(label_ids), ids)
+    out = tmp_path / "lists"
+    with pytest.raises(DataError) as info:
+        prepare(tmp_path / "cs", out)
+    message = str(info.value)
+    assert f"{label_ids}: unknown label id(s) [99, 250]" in message
+    assert "json2labelImg" in message and "on_bad_file: skip" in message
+    assert not out.exists()
+    metrics = prepare(tmp_path / "cs", out, on_bad_file="skip")
+    assert metrics["val_frames"] == 1 and metrics["bad_files"] == 1
+    bad = json.loads((out / "bad_files.json").read_text())
+    assert bad[0]["split"] == "val" and "unknown label id(s) [99, 250]" in bad[0]["error"]
+    assert REAL_STEM not in (out / "val.txt").read_text()

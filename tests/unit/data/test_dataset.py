@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hyctas.data.dataset import SegmentationDataset, make_loader, read_list
-from hyctas.data.prepare import prepare_tree
+from hyctas.data.prepare import Splits, prepare_tree
 from hyctas.data.transforms import AugmentConfig, train_transform
 from hyctas.errors import ConfigError, DataError
 
@@ -27,7 +27,7 @@ def lists(tiny_tree, tmp_path):
     out = tmp_path / "lists"
     prepare_tree(
         tiny_tree,
-        ["train", "val"],
+        Splits(train="train", val="val", search_images=1, search_seed=0),
         out,
         num_classes=19,
         ignore_label=255,

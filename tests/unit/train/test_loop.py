@@ -7,13 +7,16 @@ import torch
 from torch import nn
 
 from hyctas.data.dataset import SegmentationDataset
-from hyctas.data.prepare import prepare_tree
+from hyctas.data.prepare import Splits, prepare_tree
+from hyctas.provenance import Fingerprint
 from hyctas.train.config import TrainConfig
 from hyctas.train.distributed import DistInfo
 from hyctas.train.loop import Diverged, LoopHooks, Preempted, train_loop
 from hyctas.train.loss import topk_cross_entropy
 from hyctas.train.sampler import StepBatchSampler
 from hyctas.train.schedule import make_optimizer, warmup_poly
+
+FINGERPRINT = Fingerprint({"params": "p", "code": "c"})
 
 RECIPE = {
     "iterations": 8,
@@ -60,7 +63,7 @@ class Tiny(nn.Module):
 def data(tiny_tree, tmp_path):
     prepare_tree(
         tiny_tree,
-        ["train", "val"],
+        Splits(train="train", val="val", search_images=1, search_seed=0),
         tmp_path / "lists",
         num_classes=19,
         ignore_label=255,
@@ -93,7 +96,7 @@ def run(dataset, cfg, path, stop_after=None, scale_for=lambda step: [1.0 + 0.1 *
         seed=0,
         ignore_label=255,
         checkpoint_path=path,
-        fingerprint="f",
+        fingerprint=FINGERPRINT,
         stop_after=stop_after,
         progress=False,
     )
@@ -112,16 +115,17 @@ def test_interrupt_then_resume_equals_uninterrupted(data, tmp_path):
         assert torch.equal(a, b), name
 
 
-def test_checkpoint_of_another_run_is_ignored(data, tmp_path):
+def test_checkpoint_of_another_run_is_ignored(data, tmp_path, capsys):
     dataset, cfg = data
     run(dataset, cfg, tmp_path / "c.pt")
     state = torch.load(tmp_path / "c.pt", weights_only=True)
     assert state["step"] == 8 and len(state["history"]) == 4
     assert state["scaler"] == {}  # the AMP loss scale is saved too (empty: no fp16 on CPU)
-    state["fingerprint"] = "other"
+    state["fingerprint"] = Fingerprint({**FINGERPRINT.parts, "code": "other"}).to_dict()
     torch.save(state, tmp_path / "c.pt")
     run(dataset, cfg, tmp_path / "c.pt")  # starts over instead of resuming at 8
-    assert torch.load(tmp_path / "c.pt", weights_only=True)["fingerprint"] == "f"
+    assert "(changed: code); training from step 0" in capsys.readouterr().err
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["fingerprint"] == FINGERPRINT.to_dict()
 
 
 def test_nan_loss_is_reported(data, tmp_path):
