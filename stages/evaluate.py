@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
@@ -26,7 +25,7 @@ from hyctas.export import check_onnx, checkpoint_metadata, export_onnx
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
 from hyctas.space.arch import Arch
-from hyctas.stage import run_stage, stage_parser
+from hyctas.stage import LISTS, parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device
 
@@ -34,14 +33,16 @@ STAGE = "evaluate"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--model", type=Path, required=True, help="retrained model checkpoint")
-    parser.add_argument("--lists", type=Path, required=True, help="prepare_data file lists folder")
-    parser.add_argument("--onnx-out", type=Path, required=True, help="ONNX export of the model")
-    parser.add_argument("--confusion", type=Path, required=True, help="confusion-matrix PNG")
-    parser.add_argument("--overlays", type=Path, required=True, help="prediction overlays PNG")
-    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
-    return parser.parse_args()
+    return parse_stage_args(
+        __doc__,
+        {
+            "model": "retrained model checkpoint",
+            "lists": LISTS,
+            "onnx-out": "ONNX export of the model",
+            "confusion": "confusion-matrix PNG",
+            "overlays": "prediction overlays PNG",
+        },
+    )
 
 
 def main(args: argparse.Namespace) -> None:

@@ -20,20 +20,20 @@ from hyctas.data.prepare import Splits, prepare_tree
 from hyctas.data.synthetic import SPLIT_CODES, SyntheticConfig, generate_dataset
 from hyctas.errors import ConfigError
 from hyctas.params import load_params
-from hyctas.stage import run_stage, stage_parser
+from hyctas.stage import parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 
 STAGE = "prepare_data"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--dataset-out", type=Path, required=True, help="generated dataset folder")
-    parser.add_argument(
-        "--lists-out", type=Path, required=True, help="file lists and statistics folder"
+    return parse_stage_args(
+        __doc__,
+        {
+            "dataset-out": "generated dataset folder",
+            "lists-out": "file lists and statistics folder",
+        },
     )
-    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
-    return parser.parse_args()
 
 
 def main(args: argparse.Namespace) -> None:

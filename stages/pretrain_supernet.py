@@ -16,30 +16,27 @@ re-run resumes from it.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from hyctas.atomic import write_csv
 from hyctas.params import load_params
-from hyctas.stage import run_stage, stage_parser
+from hyctas.stage import CHECKPOINT, LISTS, TRAIN_LOG, parse_stage_args, run_stage
 from hyctas.train.launch import relaunch_if_multi_gpu
 from hyctas.train.session import training_session
 from hyctas.train.supernet import STAGE, pretrain
 
 
 def parse_args() -> argparse.Namespace:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--lists", type=Path, required=True, help="prepare_data file lists folder")
-    parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="resumable in-progress checkpoint"
+    return parse_stage_args(
+        __doc__,
+        {
+            "lists": LISTS,
+            "checkpoint": CHECKPOINT,
+            "out": "final supernet checkpoint",
+            "train-log": TRAIN_LOG,
+            "probes": "probe mIoU CSV (DVC plot)",
+        },
+        stop_after=True,
     )
-    parser.add_argument("--out", type=Path, required=True, help="final supernet checkpoint")
-    parser.add_argument(
-        "--train-log", type=Path, required=True, help="loss/lr curve CSV (DVC plot)"
-    )
-    parser.add_argument("--probes", type=Path, required=True, help="probe mIoU CSV (DVC plot)")
-    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
-    parser.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests
-    return parser.parse_args()
 
 
 def main(args: argparse.Namespace) -> None:

@@ -16,26 +16,27 @@ random architectures (MAPE, Kendall tau, scatter plot). See hyctas/latency/__ini
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from hyctas.latency.profile import run_profile, write_validation
 from hyctas.latency.settings import ProfileSettings
 from hyctas.params import load_params
 from hyctas.space.config import SpaceConfig
-from hyctas.stage import run_stage, stage_parser
+from hyctas.stage import parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 
 STAGE = "profile_latency"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--table", type=Path, required=True, help="latency table CSV")
-    parser.add_argument("--model", type=Path, required=True, help="fitted correction JSON")
-    parser.add_argument("--validation", type=Path, required=True, help="per-architecture CSV")
-    parser.add_argument("--plot", type=Path, required=True, help="predicted vs measured PNG")
-    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
-    return parser.parse_args()
+    return parse_stage_args(
+        __doc__,
+        {
+            "table": "latency table CSV",
+            "model": "fitted correction JSON",
+            "validation": "per-architecture CSV",
+            "plot": "predicted vs measured PNG",
+        },
+    )
 
 
 def main(args: argparse.Namespace) -> None:

@@ -14,36 +14,30 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from hyctas.evaluate import measure_latencies_ms
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
 from hyctas.report import collect_rows, write_report
-from hyctas.stage import run_stage, stage_parser
+from hyctas.stage import parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 
 STAGE = "report"
+STAGES_READ = ("select", "retrain", "evaluate")  # per-target outputs the report collects
 
 
 def parse_args() -> argparse.Namespace:
-    parser = stage_parser(__doc__)
-    for name, what in [
-        ("select-dir", "select outputs"),
-        ("retrain-dir", "retrain outputs"),
-        ("evaluate-dir", "evaluate outputs"),
-    ]:
-        parser.add_argument(
-            f"--{name}", type=Path, required=True, help=f"folder of the per-target {what}"
-        )
-    parser.add_argument("--archive", type=Path, required=True, help="search archive CSV")
-    parser.add_argument("--search-metrics", type=Path, required=True, help="search metrics JSON")
-    parser.add_argument(
-        "--data-metrics", type=Path, required=True, help="prepare_data metrics JSON (list sizes)"
+    folders = {f"{s}-dir": f"folder of the per-target {s} outputs" for s in STAGES_READ}
+    return parse_stage_args(
+        __doc__,
+        {
+            **folders,
+            "archive": "search archive CSV",
+            "search-metrics": "search metrics JSON",
+            "data-metrics": "prepare_data metrics JSON (list sizes)",
+            "out": "report folder (summary.md, plots)",
+        },
     )
-    parser.add_argument("--out", type=Path, required=True, help="report folder (summary.md, plots)")
-    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
-    return parser.parse_args()
 
 
 def main(args: argparse.Namespace) -> None:

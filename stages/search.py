@@ -2,7 +2,9 @@
 
 Also runs random search with the same number of evaluations (the baseline the hypervolume is
 compared with). Evaluations are cached in --cache (not a DAG output), so a re-run with more
-generations reuses them.
+generations reuses them. Progress is saved beside it after every generation: SIGTERM/SIGINT
+exit with 143, and a re-run resumes to the same results. The archive output marks the rows
+each search visited (in_nsga2, in_random); select picks from the in_nsga2 rows only.
 
     python -m stages.search --params params.yaml --supernet results/pretrain_supernet/supernet.pt \
         --lists data/prepare_data/lists --latency-table results/profile_latency/latency_table.csv \
@@ -17,15 +19,13 @@ generations reuses them.
 from __future__ import annotations
 
 import argparse
-import hashlib
-from pathlib import Path
 
 from hyctas.atomic import write_csv
 from hyctas.latency.predictor import LatencyPredictor
 from hyctas.params import load_params
 from hyctas.search.plots import plot_front, plot_hypervolume, write_front_table
 from hyctas.search.run import ACCURACY, LATENCY, STAGE, hypervolume_rows, run_search
-from hyctas.stage import run_stage, stage_parser
+from hyctas.stage import LISTS, parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device
 
@@ -36,46 +36,36 @@ OUTPUTS = {
     "front-plot": "front PNG",
     "hv-plot": "hypervolume PNG",
     "published": "published S/M/L models' objective values CSV (empty when off)",
-    "metrics-out": "metrics JSON",
 }
 
 
 def parse_args() -> argparse.Namespace:
-    parser = stage_parser(__doc__)
-    parser.add_argument(
-        "--supernet", type=Path, required=True, help="pretrained supernet checkpoint"
-    )
-    parser.add_argument("--lists", type=Path, required=True, help="prepare_data file lists folder")
-    parser.add_argument("--latency-table", type=Path, required=True, help="profile_latency table")
-    parser.add_argument(
-        "--latency-model", type=Path, required=True, help="profile_latency fitted model"
-    )
-    parser.add_argument(
-        "--cache", type=Path, required=True, help="evaluation cache (kept between runs)"
-    )
-    for name, what in OUTPUTS.items():
-        parser.add_argument(f"--{name}", type=Path, required=True, help=what)
-    return parser.parse_args()
+    inputs = {
+        "supernet": "pretrained supernet checkpoint",
+        "lists": LISTS,
+        "latency-table": "profile_latency table",
+        "latency-model": "profile_latency fitted model",
+        "cache": "evaluation cache and resumable state (kept between runs)",
+    }
+    return parse_stage_args(__doc__, {**inputs, **OUTPUTS})
 
 
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     predictor = LatencyPredictor.load(args.latency_table, args.latency_model)
-    digest = hashlib.sha256(
-        args.latency_table.read_bytes() + args.latency_model.read_bytes()
-    ).hexdigest()
     with stage_run(STAGE, params) as run:
         result = run_search(
             params,
             args.supernet,
             args.lists,
             predictor.predict,
-            digest,
+            {"latency_table": args.latency_table, "latency_model": args.latency_model},
             args.cache,
             device=resolve_device(params["base"]["device"]),
         )
         archive, nsga, random = result["archive"], result["nsga"], result["random"]
-        archive.save(args.archive)
+        runs = {"nsga2": nsga.evaluated_ids, **({"random": random.evaluated_ids} if random else {})}
+        archive.save(args.archive, runs=runs)
         write_front_table(args.front, archive, nsga.front_ids, sort_by=LATENCY)
         write_csv(args.hypervolume, hypervolume_rows(nsga, random))
         published = result["published"]
@@ -109,6 +99,7 @@ def main(args: argparse.Namespace) -> None:
         for path in (args.front_plot, args.hv_plot):
             run.log_artifact(path)
         run.write_metrics(args.metrics_out, metrics)
+        result["checkpoint"].finish()  # every output written: only the cache stays
     print(f"[{STAGE}] {metrics}")
 
 

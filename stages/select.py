@@ -11,25 +11,21 @@ target's budget reruns only that target's select, retrain and evaluate:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from hyctas.atomic import write_json
 from hyctas.errors import ConfigError
 from hyctas.params import load_params
 from hyctas.search.targets import model_spec
-from hyctas.stage import run_stage, stage_parser
+from hyctas.stage import parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 
 STAGE = "select"
 
 
 def parse_args() -> argparse.Namespace:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--target", required=True, help="a name under select.targets")
-    parser.add_argument("--archive", type=Path, required=True, help="search archive CSV")
-    parser.add_argument("--out", type=Path, required=True, help="model spec JSON")
-    parser.add_argument("--metrics-out", type=Path, required=True, help="metrics JSON")
-    return parser.parse_args()
+    return parse_stage_args(
+        __doc__, {"archive": "search archive CSV", "out": "model spec JSON"}, target=True
+    )
 
 
 def main(args: argparse.Namespace) -> None:

@@ -6,11 +6,17 @@ random baseline sharing the archive, reuses everything evaluated before. Rows ke
 insertion order, which one seed makes deterministic; `eval_seconds` is the only column that
 depends on the machine (inject `clock` to pin it in tests).
 
+A row's `method` is the search that first evaluated it, in whichever run that was: the cache
+outlives runs. Which architectures each search of *this* run visited is recorded apart, as
+one `in_<method>` column per search (`save(..., runs=...)`, read back as `Archive.runs`);
+`select` picks from the `in_nsga2` rows only, so a random-search sample is never a target.
+
 Example:
-    >>> archive = Archive.load("results/search/archive.csv", objectives, constraints,
+    >>> archive = Archive.load("checkpoints/search/archive.csv", objectives, constraints,
     ...                        missing_ok=True)
     >>> record = archive.evaluate(arch, generation=1, method="nsga2")
-    >>> archive.save("results/search/archive.csv")
+    >>> archive.save("results/search/archive.csv", runs={"nsga2": nsga.evaluated_ids})
+    >>> Archive.load("results/search/archive.csv", objectives, constraints).runs["nsga2"]
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +37,7 @@ from hyctas.search.objectives import Constraint, Objective, check_names
 from hyctas.space.arch import Arch
 
 _LEAD = ["id", "compact", "generation", "method", "eval_seconds"]
+_RUN_PREFIX = "in_"  # membership columns: in_nsga2, in_random (between _LEAD and the values)
 
 
 class ArchiveError(HyctasError):
@@ -73,6 +80,8 @@ class Archive:
         constraints: The constraints every row has a value for.
         hits: Requests answered from the archive since it was built or loaded.
         computed: Architectures evaluated (objective functions called) since then.
+        runs: Search method -> ids that search visited in the run that wrote the file, in
+            archive order; read from its `in_<method>` columns (empty for a bare cache).
     """
 
     def __init__(
@@ -89,6 +98,7 @@ class Archive:
         self._records: dict[str, Record] = {}
         self.hits = 0
         self.computed = 0
+        self.runs: dict[str, tuple[str, ...]] = {}
 
     # --- access ---------------------------------------------------------------------------
     @property
@@ -148,21 +158,43 @@ class Archive:
         return record
 
     # --- files ----------------------------------------------------------------------------
-    def to_frame(self) -> pd.DataFrame:
-        """One row per record: id, compact, generation, method, eval_seconds, values, JSON."""
-        columns = _LEAD + self.value_names + ["arch_json"]
+    def to_frame(self, runs: Mapping[str, Iterable[str]] | None = None) -> pd.DataFrame:
+        """One row per record: id, compact, generation, method, eval_seconds, values, JSON.
+
+        Args:
+            runs: Search method -> ids it visited in this run; each adds an `in_<method>`
+                column (True/False) after `eval_seconds`.
+        """
+        runs = {m: set(ids) for m, ids in (runs or {}).items()}
+        columns = _LEAD + [_RUN_PREFIX + m for m in runs] + self.value_names + ["arch_json"]
         rows = [
             [r.arch_id, r.compact, r.generation, r.method, r.eval_seconds]
+            + [r.arch_id in ids for ids in runs.values()]
             + [r.values[n] for n in self.value_names]
             + [r.arch_json]
             for r in self
         ]
         return pd.DataFrame(rows, columns=columns)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Writes the archive as CSV, atomically (a reader never sees half a file)."""
+    def save(
+        self, path: str | os.PathLike, *, runs: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        """Writes the archive as CSV, atomically (a reader never sees half a file).
+
+        Args:
+            path: The CSV file.
+            runs: Search method -> ids it visited in this run, written as `in_<method>`
+                columns (the search stage's output has them; the cache has none).
+
+        Raises:
+            ArchiveError: `runs` names an id the archive does not hold.
+        """
+        for method, ids in (runs or {}).items():
+            unknown = [i for i in ids if i not in self._records]
+            if unknown:
+                raise ArchiveError(f"runs[{method!r}]: ids not in the archive: {unknown[:3]}")
         with atomic_path(path) as tmp:
-            self.to_frame().to_csv(tmp, index=False, lineterminator="\n")
+            self.to_frame(runs).to_csv(tmp, index=False, lineterminator="\n")
 
     @classmethod
     def load(
@@ -183,6 +215,9 @@ class Archive:
             missing_ok: Return an empty archive when the file does not exist.
             clock: Timer for new evaluations.
 
+        Returns:
+            The archive; `runs` holds the file's `in_<method>` columns, if any.
+
         Raises:
             ArchiveError: Missing file (unless `missing_ok`), or columns that do not match.
         """
@@ -195,8 +230,12 @@ class Archive:
         # round_trip parsing gives back the exact floats `save` wrote, so cached values
         # (and a search that reuses them) are bit-identical to freshly computed ones.
         frame = pd.read_csv(path, float_precision="round_trip", dtype={"id": str})
-        expected = _LEAD + archive.value_names + ["arch_json"]
-        if list(frame.columns) != expected:
+        n_runs = len(frame.columns) - len(_LEAD) - len(archive.value_names) - 1
+        run_columns = list(frame.columns[len(_LEAD) : len(_LEAD) + max(n_runs, 0)])
+        expected = _LEAD + run_columns + archive.value_names + ["arch_json"]
+        if list(frame.columns) != expected or not all(
+            c.startswith(_RUN_PREFIX) for c in run_columns
+        ):
             raise ArchiveError(
                 f"{path}: columns {list(frame.columns)} do not match this search "
                 f"({expected}); the objectives or constraints changed: delete the file "
@@ -214,4 +253,7 @@ class Archive:
                 float(d["eval_seconds"]),
             )
             archive._records[record.arch_id] = record
+        for column in run_columns:
+            flags = frame[column].astype(str).str.lower() == "true"
+            archive.runs[column.removeprefix(_RUN_PREFIX)] = tuple(frame["id"][flags].astype(str))
         return archive

@@ -6,6 +6,14 @@ constraint-domination ranks any feasible architecture above any infeasible one a
 infeasible ones by total violation, so no penalty weight has to be tuned; the fronts and
 hypervolumes reported count feasible architectures only.
 
+NSGA-II runs generation by generation through pymoo's algorithm object (`setup`, then `next`
+while `has_next`: what `pymoo.optimize.minimize` does), so that with a `SearchCheckpoint`
+both searches save their progress after every generation (or chunk) and resume exactly after
+a stop signal. For NSGA-II that progress is plain JSON: the population (ids, in order, with
+pymoo's per-individual data such as rank and crowding distance), the state of pymoo's random
+generator, which drives every operator, and the generation count; its objective values come
+back from the archive. No pickle: nothing of the objectives (the supernet) is captured.
+
 Example:
     >>> archive = Archive(objectives, constraints)
     >>> nsga = run_nsga2(cfg, objectives, constraints, population=32, generations=20,
@@ -18,14 +26,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
-from pymoo.core.callback import Callback
+from pymoo.core.evaluator import Evaluator
+from pymoo.core.population import Population
 from pymoo.core.problem import Problem
-from pymoo.optimize import minimize
 from tqdm import tqdm
 
 from hyctas.errors import ConfigError
@@ -39,14 +48,21 @@ from hyctas.search.operators import (
     ArchSampling,
     sample_unique,
 )
-from hyctas.search.result import RunState, SearchResult, check_positive_int
+from hyctas.search.result import RunState, SearchCheckpoint, SearchResult, check_positive_int
+from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
+
+NSGA2_METHOD, RANDOM_METHOD = "nsga2", "random"
 
 
 class _ArchProblem(Problem):
-    """pymoo's view of the search: one object variable (an Arch), values from the archive."""
+    """pymoo's view of the search: one object variable (an Arch), values from `lookup`."""
 
-    def __init__(self, state: RunState) -> None:
+    def __init__(
+        self,
+        state: RunState,
+        lookup: Callable[[Arch, int], tuple[list[float], list[float]]],
+    ) -> None:
         # requires_kwargs: pymoo then passes `algorithm`, whose n_iter is the generation.
         super().__init__(
             n_var=1,
@@ -55,28 +71,92 @@ class _ArchProblem(Problem):
             vtype=object,
             requires_kwargs=True,
         )
-        self.state = state
+        self.lookup = lookup
 
     def _evaluate(self, X: np.ndarray, out: dict, *args: Any, **kwargs: Any) -> None:
         generation = int(kwargs["algorithm"].n_iter)
-        rows = [self.state.ask(x[0], generation) for x in X]
+        rows = [self.lookup(x[0], generation) for x in X]
         out["F"] = np.array([f for f, _ in rows], dtype=float).reshape(len(X), self.n_obj)
         if self.n_ieq_constr:
             out["G"] = np.array([g for _, g in rows], dtype=float)
 
 
-class _Checkpoint(Callback):
-    """After each generation: record the hypervolume and update the progress bar."""
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
-    def __init__(self, state: RunState, bar: tqdm) -> None:
-        super().__init__()
-        self.state, self.bar = state, bar
 
-    def notify(self, algorithm: Any) -> None:
-        hv = self.state.checkpoint()
-        front = len(self.state.front.front_ids())
-        self.bar.set_postfix({"gen": algorithm.n_iter, "front": front, "hv": f"{hv:.4g}"})
-        self.bar.update(1)
+def _algorithm_state(algorithm: NSGA2) -> dict[str, Any]:
+    """What the next generation of `algorithm` depends on, as plain JSON."""
+    return {
+        "generation": int(algorithm.n_iter) - 1,  # pymoo counts on after a generation ends
+        "rng": algorithm.random_state.bit_generator.state,
+        "n_eval": int(algorithm.evaluator.n_eval),
+        "force_termination": bool(algorithm.termination.force_termination),
+        "population": [
+            {"id": ind.X[0].id, "data": {k: _plain(v) for k, v in ind.data.items()}}
+            for ind in algorithm.pop
+        ],
+    }
+
+
+def _restore_algorithm(algorithm: NSGA2, saved: Mapping[str, Any], state: RunState) -> None:
+    """Puts a set-up `algorithm` where `_algorithm_state` found it, values from the archive.
+
+    Sets what pymoo 0.6.2 (pinned) sets when a generation ends (`Algorithm.advance`); the
+    resume tests compare a resumed run with an unstopped one, row for row.
+    """
+    algorithm.n_iter = int(saved["generation"])
+    X = np.empty((len(saved["population"]), 1), dtype=object)  # filled by index, as pymoo's
+    for i, p in enumerate(saved["population"]):
+        X[i, 0] = state.archive.get(p["id"]).arch
+    pop = Population.new(X=X)
+    # The evaluator sets F, G, H as a fresh evaluation would; the values are read, not computed.
+    problem = _ArchProblem(state, lambda arch, generation: state.values(state.archive.get(arch.id)))
+    Evaluator().eval(problem, pop, algorithm=algorithm)
+    for ind, p in zip(pop, saved["population"], strict=True):
+        ind.data.update(p["data"])
+    algorithm.pop = pop
+    algorithm.is_initialized = True
+    algorithm.start_time = time.time()
+    algorithm.random_state.bit_generator.state = saved["rng"]
+    algorithm.evaluator.n_eval = int(saved["n_eval"])
+    algorithm.termination.force_termination = bool(saved["force_termination"])
+    algorithm.termination.update(algorithm)  # as pymoo did at the end of that generation
+    algorithm._set_optimum()
+    algorithm.n_iter += 1
+
+
+def _restored(
+    checkpoint: SearchCheckpoint | None,
+    method: str,
+    settings: dict[str, Any],
+    archive: Archive,
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint],
+    hv_reference: Mapping[str, float],
+) -> tuple[RunState, dict[str, Any] | None]:
+    """The run's state: restored from the checkpoint's progress when it fits, else new.
+
+    A new run saves its (empty) progress at once: which archive rows predate it must survive
+    a stop inside its first generation, whose rows are in the cache by the time it resumes.
+    """
+    saved = checkpoint.progress(method, settings) if checkpoint is not None else None
+    state = None
+    if saved is not None:
+        state = RunState.restore(
+            saved["run"], archive, objectives, constraints, hv_reference, method
+        )
+    if state is None:
+        state, saved = RunState(archive, objectives, constraints, hv_reference, method), None
+        if checkpoint is not None:
+            checkpoint.restart(method)
+            checkpoint.save(archive, method, settings, {"run": state.to_dict()})
+    return state, saved
+
+
+def _postfix(bar: tqdm, state: RunState, **extra: Any) -> None:
+    hv = state.hv_history[-1]
+    bar.set_postfix({**extra, "front": len(state.front.front_ids()), "hv": f"{hv:.4g}"})
 
 
 def _check_probability(value: Any, name: str, low_open: bool) -> float:
@@ -101,6 +181,7 @@ def run_nsga2(
     archive: Archive,
     hv_reference: Mapping[str, float],
     progress: bool = True,
+    checkpoint: SearchCheckpoint | None = None,
 ) -> SearchResult:
     """Runs NSGA-II and returns its front, hypervolume history and evaluation counts.
 
@@ -116,19 +197,32 @@ def run_nsga2(
         archive: Cache and record of evaluations; new rows are added to it.
         hv_reference: Hypervolume reference value per objective name (natural units).
         progress: Show a tqdm bar (generation, front size, hypervolume).
+        checkpoint: Resume from its progress (same settings), save progress after every
+            generation and stop on its signals.
 
     Returns:
         The result; `hv_history` has one entry per generation.
 
     Raises:
         ConfigError: A bad argument, or an archive built for other objectives.
+        Preempted: The checkpoint's stop signal arrived (progress saved).
     """
     check_positive_int(population, "population", minimum=2)
     check_positive_int(generations, "generations")
     crossover_prob = _check_probability(crossover_prob, "crossover_prob", low_open=False)
     mutation_rate = _check_probability(mutation_rate, "mutation_rate", low_open=True)
     check_positive_int(seed, "seed", minimum=0)
-    state = RunState(archive, objectives, constraints, hv_reference, "nsga2")
+    settings = {
+        "population": population,
+        "generations": generations,
+        "crossover_prob": crossover_prob,
+        "mutation_rate": mutation_rate,
+        "seed": seed,
+        "hv_reference": dict(hv_reference),
+    }
+    state, saved = _restored(
+        checkpoint, NSGA2_METHOD, settings, archive, objectives, constraints, hv_reference
+    )
     algorithm = NSGA2(
         pop_size=population,
         sampling=ArchSampling(space_cfg, seed),
@@ -137,16 +231,39 @@ def run_nsga2(
         repair=ArchRepair(space_cfg, seed),
         eliminate_duplicates=ArchDuplicateElimination(),
     )
-    with tqdm(total=generations, desc="nsga2", unit="gen", disable=not progress) as bar:
-        minimize(
-            _ArchProblem(state),
-            algorithm,
-            ("n_gen", generations),
-            seed=seed,
-            callback=_Checkpoint(state, bar),
-            verbose=False,
-            copy_algorithm=False,
-        )
+
+    def ask(arch: Arch, generation: int) -> tuple[list[float], list[float]]:
+        if checkpoint is not None:
+            checkpoint.stop_if_requested(archive, f"in nsga2 generation {generation}/{generations}")
+        return state.ask(arch, generation)
+
+    algorithm.setup(
+        _ArchProblem(state, ask), termination=("n_gen", generations), seed=seed, verbose=False
+    )
+    if saved is not None and "algorithm" in saved:  # else stopped inside generation 1
+        _restore_algorithm(algorithm, saved["algorithm"], state)
+    done = len(state.hv_history)
+    with tqdm(
+        total=generations, initial=done, desc="nsga2", unit="gen", disable=not progress
+    ) as bar:
+        if done:
+            _postfix(bar, state, gen=done)
+        while algorithm.has_next():
+            algorithm.next()  # ask, evaluate, tell: one generation
+            state.checkpoint()
+            generation = int(algorithm.n_iter) - 1
+            _postfix(bar, state, gen=generation)
+            bar.update(1)
+            if checkpoint is not None:
+                checkpoint.save(
+                    archive,
+                    NSGA2_METHOD,
+                    settings,
+                    {"run": state.to_dict(), "algorithm": _algorithm_state(algorithm)},
+                )
+                checkpoint.stop_if_requested(
+                    archive, f"after nsga2 generation {generation}/{generations}"
+                )
     return state.result()
 
 
@@ -173,6 +290,7 @@ def run_random(
     hv_reference: Mapping[str, float],
     checkpoints: Sequence[int] | None = None,
     progress: bool = True,
+    checkpoint: SearchCheckpoint | None = None,
 ) -> SearchResult:
     """Random search over `evaluations` distinct architectures (`sample_arch`).
 
@@ -188,6 +306,8 @@ def run_random(
         checkpoints: Cumulative evaluation counts after which the hypervolume is recorded;
             pass NSGA-II's `evals_history` to plot both curves on one axis. Default: the end.
         progress: Show a tqdm bar.
+        checkpoint: Resume from its progress (same settings), save progress after every
+            chunk and stop on its signals.
 
     Returns:
         The result; chunk k (from 1) is recorded as the rows' generation. A space too small
@@ -195,18 +315,45 @@ def run_random(
 
     Raises:
         ConfigError: A bad argument, or an archive built for other objectives.
+        Preempted: The checkpoint's stop signal arrived (progress saved).
     """
     check_positive_int(evaluations, "evaluations")
     check_positive_int(seed, "seed", minimum=0)
     marks = _check_checkpoints(evaluations, checkpoints)
-    state = RunState(archive, objectives, constraints, hv_reference, "random")
+    settings = {
+        "evaluations": evaluations,
+        "seed": seed,
+        "checkpoints": marks,
+        "hv_reference": dict(hv_reference),
+    }
+    state, saved = _restored(
+        checkpoint, RANDOM_METHOD, settings, archive, objectives, constraints, hv_reference
+    )
     rng = np.random.default_rng(seed)
-    seen: set[str] = set()
-    with tqdm(total=len(marks), desc="random", unit="chunk", disable=not progress) as bar:
-        for chunk, mark in enumerate(marks, start=1):
+    if saved is not None and "rng" in saved:  # else stopped inside chunk 1
+        rng.bit_generator.state = saved["rng"]
+    seen = set(state.front.ids)  # every id sampled so far was asked for
+    done = len(state.hv_history)
+    with tqdm(
+        total=len(marks), initial=done, desc="random", unit="chunk", disable=not progress
+    ) as bar:
+        if done:
+            bar.set_postfix({"evals": len(state.front), "hv": f"{state.hv_history[-1]:.4g}"})
+        for chunk, mark in enumerate(marks[done:], start=done + 1):
+            where = f"random search chunk {chunk}/{len(marks)}"
             for arch in sample_unique(space_cfg, rng, mark - len(state.front), seen):
+                if checkpoint is not None:
+                    checkpoint.stop_if_requested(archive, f"in {where}")
                 state.ask(arch, chunk)
             hv = state.checkpoint()
             bar.set_postfix({"evals": len(state.front), "hv": f"{hv:.4g}"})
             bar.update(1)
+            if checkpoint is not None:
+                checkpoint.save(
+                    archive,
+                    RANDOM_METHOD,
+                    settings,
+                    {"rng": rng.bit_generator.state, "run": state.to_dict()},
+                )
+                checkpoint.stop_if_requested(archive, f"after {where}")
     return state.result()

@@ -1,15 +1,23 @@
 """The `search` stage's logic: NSGA-II and a random baseline over supernet mIoU and latency.
 
 Objectives are handed to the searcher: mIoU of a sub-network with inherited supernet weights
-(BatchNorm re-estimated) on a fixed val subset, and latency predicted from the profiled table;
-optionally parameters / MACs as extra objectives and upper bounds as constraints. Every
-evaluation is cached in an archive kept beside the outputs (not a DAG output, so a re-run with
-more generations reuses it); the cache is dropped when anything it depends on changes.
+(BatchNorm re-estimated) on the first `search.images` frames of the search split (search.txt,
+held out of the supernet's training; val.txt is left to evaluate), and latency predicted from
+the profiled table; optionally parameters / MACs as extra objectives and upper bounds as
+constraints. Every evaluation is cached in an archive kept beside the outputs (not a DAG
+output, so a re-run with more generations reuses it); the cache is dropped when anything it
+depends on changes.
+
+The search resumes: after every generation (random-search chunk) the cache and the searchers'
+progress (`<cache>.state.json`, keyed by the cache's fingerprint) are saved; SIGTERM/SIGINT
+during the search save them and exit 143, and a re-run finishes with the same archive, fronts,
+hypervolume history and targets as a run never stopped (`hyctas.search.result`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,16 +27,26 @@ import torch
 
 from hyctas.atomic import write_json
 from hyctas.models.cost import arch_cost
-from hyctas.params import params_hash
+from hyctas.provenance import Fingerprint
 from hyctas.search.archive import Archive
 from hyctas.search.nsga import run_nsga2, run_random
 from hyctas.search.objectives import Constraint, Objective
 from hyctas.search.published import evaluate_published
+from hyctas.search.result import SearchCheckpoint, SearchResult
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
 from hyctas.train.supernet import EvalFrames, load_supernet, subnet_miou
 
 STAGE = "search"
+SEARCH_ONLY_KEYS = (
+    "population",
+    "generations",
+    "crossover_prob",
+    "mutation_rate",
+    "random_baseline",
+    "published",
+    "hv_reference",
+)
 ACCURACY, LATENCY = "miou", "latency_ms"
 
 
@@ -64,13 +82,17 @@ def run_search(
     supernet_path: Path,
     lists_dir: Path,
     latency: Callable[[Arch], float],
-    latency_fingerprint: str,
+    latency_files: dict[str, Path],
     cache_path: Path,
     *,
     device: torch.device,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run NSGA-II then random search with the same number of evaluations; return both results."""
+    """Run NSGA-II then random search with the same number of evaluations; return both results.
+
+    Resumes from the progress saved beside `cache_path` (see `run_searchers`); the returned
+    `checkpoint` is to be finished (`finish()`) once the stage's outputs are written.
+    """
     base, block = params["base"], params[STAGE]
     supernet, cfg, state = load_supernet(supernet_path, device)
     mean, std = (
@@ -84,9 +106,10 @@ def run_search(
         std,
         block["bn_calib_batches"],
         block["bn_batch_size"],
-        block["val_images"],
+        block["images"],
+        f"{STAGE}.images",
     )
-    height, width = frames.val[0][0].shape[-2:]
+    height, width = frames.search[0][0].shape[-2:]
 
     def miou(arch: Arch) -> float:
         return subnet_miou(supernet, arch, frames, base, device)
@@ -94,51 +117,21 @@ def run_search(
     objectives, constraints = build_objectives(
         block, miou, latency, cfg, base["num_classes"], (height, width)
     )
-    fingerprint = params_hash(
-        {
-            "supernet": state["fingerprint"],
-            "latency": latency_fingerprint,
-            "base": base,
-            "search": {
-                k: block[k]
-                for k in (
-                    "val_images",
-                    "bn_calib_batches",
-                    "bn_batch_size",
-                    "extra_objectives",
-                    "constraints",
-                )
-            },
-            "val": (lists_dir / "val.txt").read_text(),
-        }
+    # Keys that change how an architecture is scored; the others (population, generations,
+    # ...) only change which architectures are asked for, so the cache survives them.
+    scoring = {k: v for k, v in block.items() if k not in SEARCH_ONLY_KEYS}
+    fingerprint = Fingerprint.of(
+        STAGE,
+        {"base": base, "search": scoring},
+        {"supernet": supernet_path, "lists": lists_dir, **latency_files},
     )
     archive = _load_cache(cache_path, fingerprint, objectives, constraints)
     start = time.perf_counter()
-    common = dict(archive=archive, hv_reference=block["hv_reference"], progress=progress)
-    nsga = run_nsga2(
-        cfg,
-        objectives,
-        constraints,
-        population=block["population"],
-        generations=block["generations"],
-        crossover_prob=block["crossover_prob"],
-        mutation_rate=block["mutation_rate"],
-        seed=base["seed"],
-        **common,
+    # The progress file is keyed by the cache's own fingerprint: both are dropped together.
+    checkpoint = SearchCheckpoint(cache_path, fingerprint.digest)
+    nsga, random = run_searchers(
+        cfg, objectives, constraints, block, base["seed"], archive, checkpoint, progress=progress
     )
-    archive.save(cache_path)
-    random = None
-    if block["random_baseline"]:
-        random = run_random(
-            cfg,
-            objectives,
-            constraints,
-            evaluations=nsga.n_evaluations,
-            seed=base["seed"] + 1,
-            checkpoints=nsga.evals_history,
-            **common,
-        )
-        archive.save(cache_path)
     # Not archived: the published models are markers, never candidates for selection.
     published = evaluate_published(cfg, objectives, base["seed"]) if block["published"] else []
     return {
@@ -146,22 +139,80 @@ def run_search(
         "nsga": nsga,
         "random": random,
         "published": published,
+        "checkpoint": checkpoint,
         "cfg": cfg,
         "seconds": time.perf_counter() - start,
         "input_size": (height, width),
     }
 
 
-def _load_cache(path: Path, fingerprint: str, objectives, constraints) -> Archive:
+def run_searchers(
+    cfg: SpaceConfig,
+    objectives: list[Objective],
+    constraints: list[Constraint],
+    block: dict,
+    seed: int,
+    archive: Archive,
+    checkpoint: SearchCheckpoint,
+    *,
+    progress: bool = True,
+) -> tuple[SearchResult, SearchResult | None]:
+    """NSGA-II, then (if `block["random_baseline"]`) random search on the same budget.
+
+    Both resume from `checkpoint`'s progress and save theirs after every generation (chunk);
+    a SIGTERM/SIGINT meanwhile raises `Preempted` with everything saved. The progress stays
+    until the caller has written its outputs and calls `checkpoint.finish()`: a stage stopped
+    after the search but before its last output resumes with nothing left to search.
+
+    Returns:
+        NSGA-II's result and random search's (None when the baseline is off).
+    """
+    common = dict(
+        archive=archive,
+        hv_reference=block["hv_reference"],
+        progress=progress,
+        checkpoint=checkpoint,
+    )
+    with checkpoint:
+        nsga = run_nsga2(
+            cfg,
+            objectives,
+            constraints,
+            population=block["population"],
+            generations=block["generations"],
+            crossover_prob=block["crossover_prob"],
+            mutation_rate=block["mutation_rate"],
+            seed=seed,
+            **common,
+        )
+        random = None
+        if block["random_baseline"]:
+            random = run_random(
+                cfg,
+                objectives,
+                constraints,
+                evaluations=nsga.n_evaluations,
+                seed=seed + 1,
+                checkpoints=nsga.evals_history,
+                **common,
+            )
+    return nsga, random
+
+
+def _load_cache(path: Path, fingerprint: Fingerprint, objectives, constraints) -> Archive:
+    """The cached archive when it was made for the same inputs; else an empty one (said so)."""
     stamp = path.with_suffix(".fingerprint.json")
-    if (
-        path.is_file()
-        and stamp.is_file()
-        and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
-    ):
+    stored = json.loads(stamp.read_text()).get("fingerprint") if stamp.is_file() else None
+    if path.is_file() and fingerprint.matches(stored):
         return Archive.load(path, objectives, constraints)
+    if path.is_file():
+        print(
+            f"{path}: evaluations made for other inputs ({fingerprint.changes(stored)}); "
+            "scoring afresh",
+            file=sys.stderr,
+        )
     path.unlink(missing_ok=True)
-    write_json(stamp, {"fingerprint": fingerprint})
+    write_json(stamp, {"fingerprint": fingerprint.to_dict()})
     return Archive(objectives, constraints)
 
 

@@ -7,20 +7,22 @@ A target sets a budget on the latency objective, either absolute or relative to 
       balanced: {front_quantile: 0.5}     # latency <= median latency of the front
       accurate: {front_quantile: 1.0}     # latency <= slowest front latency (most accurate)
 
-The front is the non-dominated set of all feasible archived architectures over the accuracy
-and latency objectives, so a quantile budget carries over to another machine's latencies.
-Each target gets the best-accuracy architecture within its budget among ALL feasible archived
-architectures; ties go to lower latency, then to the smaller id.
+The candidates are the feasible architectures of `among` (the select stage passes the ids
+NSGA-II visited in the search run, `Archive.runs["nsga2"]`, so neither a random-search sample
+nor a cached row of an earlier run is ever a target). The front is their non-dominated set
+over the accuracy and latency objectives, so a quantile budget carries over to another
+machine's latencies. Each target gets the best-accuracy candidate within its budget, which is
+on that front; ties go to lower latency, then to the smaller id.
 
 Example:
-    >>> chosen = select_targets(archive, params["search"]["targets"],
-    ...                         accuracy="miou", latency="latency_ms")
+    >>> chosen = select_targets(archive, params["select"]["targets"], accuracy="miou",
+    ...                         latency="latency_ms", among=archive.runs["nsga2"])
     >>> chosen["fast"].arch_id
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,11 +90,26 @@ def _check_target(name: str, spec: object, key: str) -> tuple[str, float]:
     return rule, float(value)
 
 
-def front_records(archive: Archive, accuracy: str, latency: str) -> list[Record]:
-    """Feasible archived records non-dominated in (accuracy, latency), by latency then id."""
+def _candidates(archive: Archive, among: Collection[str] | None) -> list[Record]:
+    """Feasible records, of the ids in `among` only when given (in archive order)."""
+    keep = None if among is None else set(among)
+    return [r for r in archive if archive.feasible(r) and (keep is None or r.arch_id in keep)]
+
+
+def front_records(
+    archive: Archive, accuracy: str, latency: str, among: Collection[str] | None = None
+) -> list[Record]:
+    """Feasible records non-dominated in (accuracy, latency), by latency then id.
+
+    Args:
+        archive: The evaluated architectures.
+        accuracy: Name of the accuracy objective.
+        latency: Name of the latency objective.
+        among: Only these ids (default: every archived architecture).
+    """
     acc = _objective(archive, accuracy)
     _objective(archive, latency)  # fail early on an unknown name
-    records = [r for r in archive if archive.feasible(r)]
+    records = _candidates(archive, among)
     if not records:
         return []
     F = np.array([[acc.minimised(r.values[accuracy]), r.values[latency]] for r in records])
@@ -115,15 +132,18 @@ def select_targets(
     accuracy: str,
     latency: str,
     key: str = "search.targets",
+    among: Collection[str] | None = None,
 ) -> dict[str, Selection]:
-    """One architecture per target: the most accurate feasible one within its budget.
+    """One architecture per target: the most accurate feasible candidate within its budget.
 
     Args:
-        archive: Every evaluated architecture (all are candidates, not only a last front).
+        archive: The evaluated architectures.
         targets: Target name -> {"max_latency_ms": budget} or {"front_quantile": q}.
         accuracy: Name of the accuracy objective (its sense says which way is better).
         latency: Name of the latency objective (must be minimised).
         key: Where the targets live in params.yaml, for error messages.
+        among: The candidate ids, e.g. every architecture NSGA-II visited in the run
+            (`Archive.runs["nsga2"]`); default: every archived architecture.
 
     Returns:
         Target name -> selection, in the order of `targets`.
@@ -136,11 +156,11 @@ def select_targets(
     if _objective(archive, latency).sense != "min":
         raise ConfigError(f"search: latency objective {latency!r} must be minimised")
     rules = {name: _check_target(name, spec, key) for name, spec in targets.items()}
-    front = front_records(archive, accuracy, latency)
+    front = front_records(archive, accuracy, latency, among)
     if not front:
         raise ConfigError("search: the archive has no feasible architecture to select from")
     front_latencies = np.array([r.values[latency] for r in front])
-    candidates = [r for r in archive if archive.feasible(r)]
+    candidates = _candidates(archive, among)
     fastest = min(r.values[latency] for r in candidates)
     chosen = {}
     for name, (rule, value) in rules.items():

@@ -1,15 +1,27 @@
-"""SIGTERM/SIGINT (what SLURM sends before preemption) -> checkpoint at the next step, then exit."""
+"""SIGTERM/SIGINT (what SLURM sends before preemption) -> save progress, then exit with 143.
+
+Shared by the training loop (checkpoint at the next step) and the search (save the archive and
+the searchers' state, see `hyctas.search.result.SearchCheckpoint`); both raise `Preempted`,
+which `hyctas.stage.run_stage` turns into exit status 143.
+"""
 
 from __future__ import annotations
 
 import signal
 from types import FrameType
 
+from hyctas.errors import HyctasError
+
 EXIT_PREEMPTED = 143  # 128 + SIGTERM: schedulers read it as "terminated", so the job is retried
 
 
+class Preempted(HyctasError):
+    """A stop signal arrived; progress is saved and a re-run resumes."""
+
+
 class StopRequest:
-    """Installs handlers that only set a flag; the training loop checks it after each step."""
+    """Installs handlers that only set a flag; the training loop (after each step) and the
+    search (before each evaluation) check it."""
 
     def __init__(self) -> None:
         self.signal_name: str | None = None

@@ -12,7 +12,7 @@ malformed model spec / arch      retrain, hyctas arch info  2     file, branch/c
 NaN/inf loss (lr: 1e30)          pretrain_supernet          2     step, lower lr
 missing latency-table entry      hyctas arch info, search   2     table, rerun profile_latency
 no architecture within budget    select                     2     target key, fastest found
-SIGTERM (preemption, limit)      training stages            143   checkpoint, run again
+SIGTERM (preemption, limit)      training stages, search    143   checkpoint, run again
 SIGKILL                          any                        -9    none; dvc repro reruns it
 """
 
@@ -264,7 +264,7 @@ def write_archive(path: Path, latencies: list[float]) -> None:
         arch = Arch(((Cell("conv", widths[i], 1), Cell("conv", 1.0, 1)),))
         values[arch.id] = (0.1 * (i + 1), latency)
         archive.evaluate(arch, generation=1, method="nsga2")
-    archive.save(path)
+    archive.save(path, runs={"nsga2": list(values)})
 
 
 def test_no_architecture_within_the_budget(repo):
@@ -457,6 +457,20 @@ def test_sigterm_and_sigkill_lose_nothing_and_dvc_repro_resumes(tmp_path):
         timeout=120,
     )
     assert "up to date" in again.stdout, again.stdout
+    # 4. MLflow: the SIGTERM'd attempt ended KILLED, the SIGKILLed one could not end (RUNNING),
+    # and the pipeline's parent run follows the latest attempt of each stage: FINISHED.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(quiet_env(repo)["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name(tiny_params()["base"]["mlflow_experiment"])
+    attempts = client.search_runs(
+        [experiment.experiment_id],
+        "tags.`hyctas.stage` = 'pretrain_supernet'",
+        order_by=["attributes.start_time ASC"],
+    )
+    assert [r.info.status for r in attempts] == ["KILLED", "RUNNING", "FINISHED"]
+    parents = client.search_runs([experiment.experiment_id], "tags.`hyctas.kind` = 'pipeline'")
+    assert [r.info.status for r in parents] == ["FINISHED"]
 
 
 # --- multi-GPU launcher (2 CPU processes with gloo stand in for 2 GPUs) --------------------------

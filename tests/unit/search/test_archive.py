@@ -82,3 +82,25 @@ def test_non_finite_objective_is_reported_with_the_arch(space):
     with pytest.raises(ArchiveError, match=f"bad: returned nan for architecture {arch.id}"):
         archive.evaluate(arch, generation=1, method="nsga2")
     assert len(archive) == 0
+
+
+def test_run_membership_columns_round_trip(space, objectives, tmp_path):
+    cons = (Constraint("params", proxy_params, 9.0),)
+    archive = Archive(objectives, cons, clock=FakeClock())
+    archs = _archs(space, 5)
+    for arch in archs:
+        archive.evaluate(arch, generation=1, method="nsga2")
+    ids = [a.id for a in archs]
+    path = tmp_path / "archive.csv"
+    archive.save(path, runs={"nsga2": [ids[3], ids[0]], "random": ids[2:]})
+    header = path.read_text().splitlines()[0]
+    assert header.startswith("id,compact,generation,method,eval_seconds,in_nsga2,in_random,acc,")
+    loaded = Archive.load(path, objectives, cons)
+    assert loaded.runs == {"nsga2": (ids[0], ids[3]), "random": tuple(ids[2:])}  # archive order
+    assert [loaded.get(i) for i in ids] == [archive.get(i) for i in ids]
+    assert (
+        archive.runs == {}
+        and Archive.load(tmp_path / "x.csv", objectives, missing_ok=True).runs == {}
+    )
+    with pytest.raises(ArchiveError, match="not in the archive"):
+        archive.save(path, runs={"nsga2": ["nope"]})

@@ -127,3 +127,27 @@ def test_objective_names_are_checked(placed):
         select_targets(archive, {}, accuracy="miou", latency="lat")
     with pytest.raises(ConfigError, match="must be minimised"):
         select_targets(archive, {}, accuracy="lat", latency="acc")
+
+
+def test_only_the_given_ids_are_candidates_and_make_the_front(placed):
+    archive, ids = placed
+    among = [ids[n] for n in ("a", "x", "d")]  # x is dominated by b, which is left out
+    chosen = select_targets(
+        archive,
+        {"q": {"front_quantile": 1.0}, "cap": {"max_latency_ms": 5.0}},
+        accuracy="acc",
+        latency="lat",
+        among=among,
+    )
+    assert [r.arch_id for r in front_records(archive, "acc", "lat", among)] == [
+        ids["a"],
+        ids["x"],
+        ids["d"],
+    ]
+    assert chosen["q"].budget == 8.0 and chosen["q"].arch_id == ids["d"]
+    assert chosen["cap"].arch_id == ids["x"]
+    with pytest.raises(NoArchitectureInBudget) as info:
+        select_targets(
+            archive, {"t": {"max_latency_ms": 1.0}}, accuracy="acc", latency="lat", among=among
+        )
+    assert info.value.fastest == 2.0
