@@ -1,0 +1,1 @@
+"""Stage scripts, one per pipeline stage: `python -m stages.<name> --params params.yaml ...`."""

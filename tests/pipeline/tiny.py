@@ -10,28 +10,16 @@ from pathlib import Path
 
 import yaml
 
+from hyctas.scenario import merge, overlay_params
+
 REPO = Path(__file__).resolve().parents[2]
 OVERRIDES = Path(__file__).with_name("tiny_overrides.yaml")
-
-
-def merge(base: dict, extra: dict) -> dict:
-    """Deep-merge `extra` into a copy of `base` (dicts merge, everything else replaces)."""
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = (
-            merge(base[key], value)
-            if isinstance(value, dict) and isinstance(base.get(key), dict)
-            else value
-        )
-    return out
 
 
 def tiny_params(extra: dict | None = None) -> dict:
     """params.yaml with the tiny overrides (and `extra`) applied; targets are replaced whole."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    overrides = yaml.safe_load(OVERRIDES.read_text())
-    params["select"]["targets"] = overrides["select"]["targets"]
-    return merge(merge(params, overrides), extra or {})
+    return merge(overlay_params(params, yaml.safe_load(OVERRIDES.read_text())), extra or {})
 
 
 def tiny_repo(dest: Path, extra: dict | None = None) -> Path:
