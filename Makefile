@@ -6,7 +6,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run snakemake test test-e2e test-fast lint format clean
+.PHONY: setup run snakemake scenario test test-e2e test-fast lint format clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ run: setup
 
 snakemake: setup
 	snakemake --cores 2
+
+# A params overlay in scenarios/ run in its own workspace (README "Scenarios"), resumable.
+SCENARIO ?= search_quality
+scenario: setup
+	$(PY) -m hyctas.scenario scenarios/$(SCENARIO).yaml
 
 # The suite (< 15 min): unit tests, stage-level pipeline tests, DAG parity.
 test: setup

@@ -40,16 +40,21 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def profile_once(params: dict, block: dict, out: Path) -> dict:
-    """One table + validation with `block` as profile_latency; files under `out`."""
+def profile_once(params: dict, block: dict, out: Path, arch_keys_only: bool = False) -> dict:
+    """One table + validation with `block` as profile_latency; files under `out`.
+
+    `arch_keys_only` profiles only the keys of the calibration and validation architectures
+    (benchmarks/gpu_suite.py, where the whole table does not fit its time box).
+    """
     settings = ProfileSettings.from_params(block)
     cfg = SpaceConfig.from_params(params["search_space"])
-    result = run_profile(cfg, params["base"]["num_classes"], settings, params["base"]["seed"])
+    seed = params["base"]["seed"]
+    result = run_profile(cfg, params["base"]["num_classes"], settings, seed, arch_keys_only)
     out.mkdir(parents=True, exist_ok=True)
     result.table.save(out / "latency_table.csv")
     result.model.save(out / "latency_model.json")
     write_validation(result, settings, out / "validation.csv", out / "validation.png")
-    m = {**result.metrics, "device_name": result.table.meta["device"], "dtype": settings.dtype}
+    m = {**result.metrics, "device_name": result.table.meta["device"]}
     write_json(out / "metrics.json", m)
     return m
 

@@ -2,14 +2,16 @@
 
 mIoU and per-class IoU come from a confusion matrix over the whole val split at its own
 resolution (optionally flip-averaged); latency is measured end to end at batch 1 in eval mode
-on the configured device (warm-up, synchronisation, median of repeats, fixed threads).
+on the configured device (warm-up, synchronisation or CUDA events, median of repeats, fixed
+threads), in the dtype, memory format and compilation of `profile_latency` (a `RunMode`), so
+the measured program is the one the latency table predicts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,42 +24,55 @@ from hyctas.evaluation import confusion, predict
 from hyctas.metrics import ConfusionMatrix
 from hyctas.models.cost import count_macs, count_params
 
+if TYPE_CHECKING:
+    from hyctas.latency.runmode import RunMode
 
-def measure_latency_ms(model: nn.Module, block: dict) -> dict[str, float]:
+
+def measure_latency_ms(model: nn.Module, block: dict, mode: RunMode) -> dict[str, Any]:
     """End-to-end latency of one batch-1 forward pass, with profile_latency's protocol.
 
     `block` is `evaluate.latency`: device, size, threads, clock (cpu: CPU time of the timing
-    thread, robust to other programs; wall: elapsed), warm-up, repeats, the seconds the
-    repeats are spread over and the statistic reported as `latency_ms` (FPS is its inverse).
+    thread, robust to other programs; wall: elapsed, CUDA events on a GPU), warm-up, repeats,
+    the seconds the repeats are spread over and the statistic reported as `latency_ms` (FPS
+    is its inverse). `mode` is `RunMode.from_params(params["profile_latency"])`: the dtype,
+    memory format and compilation the latency table was measured in. `model` is left as it
+    was (a copy is cast and compiled).
     """
-    return measure_latencies_ms({"model": model}, block)["model"]
+    return measure_latencies_ms({"model": model}, block, mode)["model"]
 
 
-def measure_latencies_ms(models: Mapping[str, nn.Module], block: dict) -> dict[str, dict]:
+def measure_latencies_ms(
+    models: Mapping[str, nn.Module], block: dict, mode: RunMode
+) -> dict[str, dict]:
     """`measure_latency_ms` of several models timed side by side in the same rounds.
 
     Each round runs every model once, in a shuffled order, so a slow stretch of a shared
     machine slows them all alike and their latencies compare fairly (a paired comparison).
+
+    Raises:
+        ConfigError: A clock that cannot time this device, or too few warm-up runs to
+            cover compilation (named `evaluate.latency.<key>`).
     """
     from hyctas.latency.settings import checked_clock
-    from hyctas.latency.timing import synchronizer, time_interleaved
+    from hyctas.latency.timing import stopwatch_for, synchronizer, time_interleaved
 
     device = torch.device(block["device"])
     clock = checked_clock(block["clock"], device, block["threads"], "evaluate.latency.clock")
-    nets = [model.to(device).eval() for model in models.values()]
-    x = torch.randn(1, 3, block["height"], block["width"], device=device)
+    mode.check_warmup(block["warmup"], "evaluate.latency.warmup")
+    nets = [mode.prepare(model, device) for model in models.values()]
+    x = mode.move(torch.randn(1, 3, block["height"], block["width"]), device)
     threads = torch.get_num_threads()
     torch.set_num_threads(block["threads"])
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), mode.compiling():
             timings = time_interleaved(
                 [lambda net=net: net(x) for net in nets],
                 block["warmup"],
                 block["repeats"],
                 synchronizer(device),
                 seed=0,
-                clock=clock,
                 pause_s=block["spread_seconds"] / block["repeats"],
+                stopwatch=stopwatch_for(device, clock),
             )
     finally:
         torch.set_num_threads(threads)
@@ -69,6 +84,7 @@ def measure_latencies_ms(models: Mapping[str, nn.Module], block: dict) -> dict[s
             "latency_median_ms": timing.median_ms,
             "latency_p90_ms": timing.p90_ms,
             "fps": 1000.0 / latency,
+            **{f"latency_{k}": v for k, v in mode.to_dict().items()},
         }
     return results
 

@@ -4,6 +4,9 @@ Every stage calls `load_params` first, so `dvc repro` runs are checked exactly a
 Snakemake's `validate` checks them. Errors name the key path and what is allowed:
 
     params.yaml: search_space.max_branches = 4: 4 is greater than the maximum of 3
+
+jsonschema is imported only when validating: `read_params` (no schema) runs without it, as
+on the bare GPU image `benchmarks/gpu_suite.py` runs on.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from hyctas.errors import ConfigError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "params.schema.yaml"
 
@@ -34,6 +39,8 @@ def _key_path(error: jsonschema.ValidationError) -> str:
 
 def validate_params(params: Any, source: str = "params.yaml", schema: dict | None = None) -> None:
     """Raise ConfigError listing every schema violation of `params` with its key path."""
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(schema or load_schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
     if not errors:
@@ -54,6 +61,17 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     Raises:
         ConfigError: the file is missing, is not YAML, or has an invalid value.
     """
+    params = read_params(path)
+    validate_params(params, source=str(path))
+    return params
+
+
+def read_params(path: str | Path = "params.yaml") -> dict:
+    """Read `path` as YAML without the schema check (each block's own checks still apply).
+
+    Raises:
+        ConfigError: the file is missing or is not YAML.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
@@ -64,7 +82,6 @@ def load_params(path: str | Path = "params.yaml") -> dict:
             params = yaml.safe_load(f)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    validate_params(params, source=str(path))
     return params
 
 

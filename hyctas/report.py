@@ -47,9 +47,16 @@ def collect_rows(
                 "miou": evaluated["miou"],
                 "init": trained.get("init"),
                 "train_seconds": trained.get("seconds"),
+                "band": spec.get("band"),  # a random architecture in a searched one's band
+                "width": spec.get("baseline", {}).get("width"),
             }
         )
     return rows
+
+
+def searched_rows(rows: list[dict]) -> list[dict]:
+    """The searched targets: architectures of the search, not baselines or band randoms."""
+    return [r for r in rows if r["kind"] == "segnet" and not r.get("band")]
 
 
 def verdict_latency_key(rows: list[dict]) -> str:
@@ -65,7 +72,7 @@ def verdict(rows: list[dict]) -> str:
     it, else each evaluate job's own measurement.
     """
     baselines = [r for r in rows if r["kind"] == "baseline"]
-    searched = [r for r in rows if r["kind"] == "segnet"]
+    searched = searched_rows(rows)
     if not baselines or not searched:
         return "No baseline (or no searched target) was retrained, so there is no comparison."
     lat = verdict_latency_key(rows)
@@ -136,6 +143,136 @@ def init_section(rows: list[dict]) -> list[str]:
     return lines
 
 
+def band_comparison(rows: list[dict]) -> list[dict]:
+    """Each searched target against the random architectures of its latency band.
+
+    A band target belongs to a searched target when it was drawn around the same
+    architecture (`band.center_arch_id`) and retrained with the same init. mIoU is val;
+    latency the verdict's (paired when every row has it).
+    """
+    lat = verdict_latency_key(rows)
+    out = []
+    for r in searched_rows(rows):
+        randoms = [
+            b
+            for b in rows
+            if b.get("band")
+            and b["band"]["center_arch_id"] == r["arch_id"]
+            and b["init"] == r["init"]
+        ]
+        mean = float(np.mean([b["miou"] for b in randoms])) if randoms else None
+        out.append(
+            {
+                "target": r["target"],
+                "init": r["init"],
+                "miou": r["miou"],
+                "latency_ms": r[lat],
+                "randoms": [
+                    {"target": b["target"], "miou": b["miou"], "latency_ms": b[lat]}
+                    for b in randoms
+                ],
+                "random_mean_miou": mean,
+                "difference": r["miou"] - mean if mean is not None else None,
+                "beats_mean": r["miou"] > mean if mean is not None else None,
+            }
+        )
+    return out
+
+
+def hv_vs_baselines(rows: list[dict]) -> dict[str, Any]:
+    """Hypervolume of the retrained searched targets over that of the baseline family.
+
+    Both in (val mIoU, the verdict's latency), normalised by the ideal and nadir of the two
+    sets together, reference point 1.1 (`hyctas.hypervolume`). Every searched target counts
+    (either init); band randoms do not.
+    """
+    from hyctas.hypervolume import bounds, normalised_hypervolume
+
+    lat = verdict_latency_key(rows)
+    searched = searched_rows(rows)
+    baselines = [r for r in rows if r["kind"] == "baseline"]
+    out: dict[str, Any] = {
+        "latency": lat,
+        "searched_points": len(searched),
+        "baseline_points": len(baselines),
+        "hv_searched": None,
+        "hv_baselines": None,
+        "hv_ratio": None,
+    }
+    if not searched or not baselines:
+        return out
+    S = np.array([[-r["miou"], r[lat]] for r in searched], dtype=float)
+    B = np.array([[-r["miou"], r[lat]] for r in baselines], dtype=float)
+    ideal, nadir = bounds(np.vstack([S, B]))
+    out["hv_searched"] = normalised_hypervolume(S, ideal, nadir)
+    out["hv_baselines"] = normalised_hypervolume(B, ideal, nadir)
+    if out["hv_baselines"] > 0:
+        out["hv_ratio"] = out["hv_searched"] / out["hv_baselines"]
+    return out
+
+
+def chance_section(rows: list[dict]) -> list[str]:
+    """Markdown lines: searched targets vs their band randoms, and vs the baseline family."""
+    compared = band_comparison(rows)
+    lat = verdict_latency_key(rows)
+    how = "paired latency" if lat == "paired_latency_ms" else "measured latency"
+    lines = [
+        "Each searched target against the random-search architectures drawn from its "
+        "predicted-latency band (`band_of` targets, same init), mIoU on val and " + how + ":",
+        "",
+        "| searched target | init | mIoU | latency (ms) | random in band: mIoU @ ms | "
+        "mean random mIoU | difference |",
+        "|" + "---|" * 7,
+    ]
+    for c in compared:
+        randoms = "; ".join(
+            f"{b['target']} {b['miou']:.3f} @ {b['latency_ms']:.1f}" for b in c["randoms"]
+        )
+        diff = f"{c['difference']:+.3f}" if c["difference"] is not None else "–"
+        lines.append(
+            f"| {c['target']} | {_fmt(c['init'])} | {c['miou']:.3f} | {c['latency_ms']:.1f} | "
+            f"{randoms or 'none'} | {_fmt(c['random_mean_miou'])} | {diff} |"
+        )
+    with_band = [c for c in compared if c["randoms"]]
+    wins = sum(bool(c["beats_mean"]) for c in with_band)
+    lines += [
+        "",
+        f"Beats the mean mIoU of its band's random architectures: {wins} of {len(with_band)} "
+        "searched targets with band targets."
+        if with_band
+        else "No band target (`band_of`) was retrained, so there is no comparison with chance.",
+        "",
+    ]
+    hv = hv_vs_baselines(rows)
+    if hv["hv_ratio"] is None and hv["hv_searched"] is None:
+        lines.append("No baseline family (or no searched target): no hypervolume comparison.")
+    else:
+        lines.append(
+            f"Hypervolume (val mIoU and {how}, normalised by the ideal and nadir of both sets, "
+            f"reference point 1.1): searched targets {hv['hv_searched']:.4f} "
+            f"({hv['searched_points']} models), baseline family {hv['hv_baselines']:.4f} "
+            f"({hv['baseline_points']} widths): ratio {_fmt(hv['hv_ratio'])}."
+        )
+    return lines
+
+
+def chance_metrics(summary: dict) -> dict[str, Any]:
+    """The metrics.json entries of the comparisons with chance and with the baseline family."""
+    hv = summary["search_vs_baselines"]
+    compared = [c for c in summary["search_vs_chance"] if c["randoms"]]
+    out: dict[str, Any] = {
+        "hv_searched": hv["hv_searched"],
+        "hv_baselines": hv["hv_baselines"],
+        "hv_ratio_vs_baselines": hv["hv_ratio"],
+        "band_compared": len(compared),
+        "band_wins": sum(bool(c["beats_mean"]) for c in compared),
+    }
+    for c in compared:
+        out[f"{c['target']}.band_random_mean_miou"] = c["random_mean_miou"]
+        out[f"{c['target']}.miou_minus_band_mean"] = c["difference"]
+    return out
+
+
 # The lists of prepare_data and what reads each.
 DATA_LISTS = {
     TRAIN_LIST: "retrain trains every target on it",
@@ -172,6 +309,47 @@ def rank_correlation(rows: list[dict]) -> float | None:
     return None if np.isnan(tau) else float(tau)
 
 
+def ranking_section(ranking: dict | None) -> list[str]:
+    """Markdown lines of the rank_check stage: its correlations and one row per architecture.
+
+    `ranking` holds `metrics` (results/rank_check/metrics.json) and `rows` (ranking.csv).
+    """
+    if ranking is None:
+        return ["The rank_check stage was not run."]
+    m, rows = ranking["metrics"], ranking["rows"]
+    seeds = list(dict.fromkeys(r["seed"] for r in rows))  # the first runs' seed first
+    counts = ", ".join(f"{k}: {n}" for k, n in sorted(m["architectures_by_branches"].items()))
+    lines = [
+        f"Over {m['architectures']} architectures picked over the branch counts ({counts}) and "
+        "the predicted-latency range: inherited mIoU (supernet weights, search split, as the "
+        "search scores) against stand-alone mIoU (trained from scratch with the retrain recipe "
+        f"for {m['standalone_iterations']} steps, val).",
+        "",
+        f"- Kendall tau {_fmt(m['kendall_tau'])} (sparse {_fmt(m['kendall_tau_sparse'])}), "
+        f"Spearman rho {_fmt(m['spearman_rho'])}",
+        f"- seed-to-seed Kendall tau of stand-alone training over the first {m['repeats']}: "
+        f"{_fmt(m['seed_tau'])} (mean difference {_fmt(m['seed_abs_diff_mean'])} mIoU), the "
+        "ceiling of any proxy",
+        f"- Spearman rho against predicted latency: inherited {_fmt(m['inherited_vs_latency_rho'])}"
+        f", stand-alone {_fmt(m['standalone_vs_latency_rho'])}",
+        "",
+        "| arch id | branches | predicted latency (ms) | inherited mIoU | "
+        + " | ".join(f"stand-alone mIoU (seed {s})" for s in seeds)
+        + " |",
+        "|" + "---|" * (4 + len(seeds)),
+    ]
+    by_index: dict[int, dict[int, float]] = {}
+    for r in rows:
+        by_index.setdefault(r["index"], {})[r["seed"]] = r["standalone_miou"]
+    for index, runs in sorted(by_index.items()):
+        r = next(row for row in rows if row["index"] == index)
+        lines.append(
+            f"| `{r['arch_id']}` | {r['branches']} | {r['predicted_latency_ms']:.1f} | "
+            f"{r['inherited_miou']:.3f} | " + " | ".join(_fmt(runs.get(s)) for s in seeds) + " |"
+        )
+    return lines
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "–"
@@ -185,8 +363,9 @@ def markdown(
     tau: float | None,
     plots: dict[str, str],
     title: str,
+    ranking: dict | None = None,
 ) -> str:
-    """The summary report as Markdown."""
+    """The summary report as Markdown (`ranking`: see `ranking_section`)."""
     columns = [
         "target", "arch id", "branches", "init", "params (M)", "MACs (G)",
         "predicted latency (ms)", "measured latency (ms)", "paired latency (ms)", "FPS",
@@ -211,6 +390,10 @@ def markdown(
         "",
         verdict(rows),
         "",
+        "## Search vs chance and vs hand design",
+        "",
+        *chance_section(rows),
+        "",
         "## Initialisation: scratch vs supernet weights",
         "",
         *init_section(rows),
@@ -227,6 +410,10 @@ def markdown(
         "",
         "- Kendall tau, supernet mIoU vs retrained mIoU over the searched targets (trained "
         f"from scratch): {_fmt(tau)}",
+        "",
+        "## Ranking: supernet vs stand-alone training",
+        "",
+        *ranking_section(ranking),
         "",
         "## Architectures",
         "",
@@ -253,21 +440,45 @@ def plot_front_with_targets(path: Path, archive_csv: Path, rows: list[dict]) -> 
         c="0.7",
         label="searched (supernet mIoU, predicted ms)",
     )
-    for r in rows:
-        marker = "s" if r["kind"] == "baseline" else "o"
-        ax.scatter(
-            r["latency_ms"],
-            r["miou"],
-            marker=marker,
-            s=60,
-            label=f"{r['target']} retrained (measured)",
-        )
+    lat = verdict_latency_key(rows)  # the latency the verdict and the hypervolumes compare
+    how = "paired" if lat == "paired_latency_ms" else "measured"
+    for r in searched_rows(rows):
+        ax.scatter(r[lat], r["miou"], marker="o", s=60, label=f"{r['target']} retrained ({how})")
         if r["supernet_miou"] is not None:
             ax.annotate(
                 "",
-                xy=(r["latency_ms"], r["miou"]),
+                xy=(r[lat], r["miou"]),
                 xytext=(r["predicted_latency_ms"], r["supernet_miou"]),
                 arrowprops={"arrowstyle": "->", "color": "0.4"},
+            )
+    band = [r for r in rows if r.get("band")]
+    if band:
+        ax.scatter(
+            [r[lat] for r in band],
+            [r["miou"] for r in band],
+            marker="x",
+            s=50,
+            color="tab:orange",
+            label=f"random in a target's latency band, retrained ({how})",
+        )
+    family = sorted((r for r in rows if r["kind"] == "baseline"), key=lambda r: r[lat])
+    if family:
+        ax.plot(
+            [r[lat] for r in family],
+            [r["miou"] for r in family],
+            "s-",
+            color="black",
+            markersize=7,
+            linewidth=1,
+            label=f"baseline family, retrained ({how})",
+        )
+        for r in family:
+            ax.annotate(
+                f"w={_fmt(r.get('width'), 2)}",
+                (r[lat], r["miou"]),
+                textcoords="offset points",
+                xytext=(5, -10),
+                fontsize=7,
             )
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("mIoU (searched: search split; retrained: val)")
@@ -306,8 +517,12 @@ def write_report(
     data_metrics: dict,
     archive_csv: Path,
     title: str,
+    ranking: dict | None = None,
 ) -> dict:
-    """Write summary.md, summary.json, front.png and rank.png into `out_dir`; return the metrics."""
+    """Write summary.md, summary.json, front.png and rank.png into `out_dir`; return the metrics.
+
+    `ranking` holds the rank_check stage's `metrics` and `rows` (None: not run).
+    """
     tau = rank_correlation(rows)
     plot_front_with_targets(out_dir / "front.png", archive_csv, rows)
     plot_rank(out_dir / "rank.png", rows, tau)
@@ -316,6 +531,22 @@ def write_report(
         for k in ("evaluations", "hv_nsga2", "hv_random", "hv_ratio", "mean_eval_seconds")
         if k in search_metrics
     }
+    efficiency = search_metrics.get("efficiency") or {}  # NSGA-II vs random search, per seed
+    search.update(
+        {
+            f"efficiency_{k}": efficiency[k]
+            for k in (
+                "seeds",
+                "random_budget_factor",
+                "hv_norm_nsga2_mean",
+                "hv_norm_random_mean",
+                "seeds_matched",
+                "match_ratio_mean",
+                "match_ratio_lower_bound",
+            )
+            if k in efficiency
+        }
+    )
     sizes = data_split_sizes(data_metrics)
     text = markdown(
         rows,
@@ -324,6 +555,7 @@ def write_report(
         tau,
         {"Front and retrained targets": "front.png", "Supernet vs retrained mIoU": "rank.png"},
         title,
+        ranking,
     )
     write_text(out_dir / "summary.md", text)
     inits = [
@@ -335,7 +567,10 @@ def write_report(
         "kendall_tau": tau,
         "verdict": verdict(rows),
         "init_comparison": inits,
+        "search_vs_chance": band_comparison(rows),
+        "search_vs_baselines": hv_vs_baselines(rows),
         "frames": sizes,
+        "ranking": ranking["metrics"] if ranking else None,
         **search,
     }
     write_json(out_dir / "summary.json", summary)

@@ -22,6 +22,7 @@ from hyctas.evaluate import (
     val_confusion,
 )
 from hyctas.export import check_onnx, checkpoint_metadata, export_onnx
+from hyctas.latency.runmode import RunMode
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
 from hyctas.space.arch import Arch
@@ -48,6 +49,9 @@ def parse_args() -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     base, block = params["base"], params[STAGE]
+    # The dtype, memory format and compilation the latency table was measured in.
+    mode = RunMode.from_params(params["profile_latency"])
+    mode.check_warmup(block["latency"]["warmup"], "evaluate.latency.warmup")  # before mIoU
     device = resolve_device(base["device"])
     model, state = load_model(args.model, device)
     target = state.get("target") or args.model.parent.name
@@ -65,7 +69,7 @@ def main(args: argparse.Namespace) -> None:
         }
         height, width = dataset[0][0].shape[-2:]
         metrics.update(size_metrics(model, height, width))
-        metrics.update(measure_latency_ms(model, block["latency"]))
+        metrics.update(measure_latency_ms(model, block["latency"], mode))
         model.to(device)
         plot_confusion(
             args.confusion, matrix, base["num_classes"], f"{target}: mIoU {metrics['miou']:.3f}"

@@ -1,12 +1,16 @@
 """Stage report: reports/summary.md with one table, a verdict against the baseline, and plots.
 
 With `report.paired_latency` it also times every target's retrained model side by side in the
-same interleaved rounds (the `evaluate.latency` protocol), and the verdict compares those.
+same interleaved rounds (the `evaluate.latency` protocol), and the verdict compares those, as
+do the searched targets' comparisons with the random architectures of their latency bands and
+with the baseline family (hypervolume ratio; `hyctas.report.chance_section`).
 
     python -m stages.report --params params.yaml --select-dir results/select \
         --retrain-dir results/retrain --evaluate-dir results/evaluate \
         --archive results/search/archive.csv --search-metrics results/search/metrics.json \
-        --data-metrics data/prepare_data/metrics.json --out reports/report \
+        --data-metrics data/prepare_data/metrics.json \
+        --ranking results/rank_check/ranking.csv \
+        --ranking-metrics results/rank_check/metrics.json --out reports/report \
         --metrics-out reports/metrics.json
 """
 
@@ -15,10 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 
+import pandas as pd
+
 from hyctas.evaluate import measure_latencies_ms
+from hyctas.latency.runmode import RunMode
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
-from hyctas.report import collect_rows, write_report
+from hyctas.report import chance_metrics, collect_rows, write_report
 from hyctas.stage import parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 
@@ -35,6 +42,8 @@ def parse_args() -> argparse.Namespace:
             "archive": "search archive CSV",
             "search-metrics": "search metrics JSON",
             "data-metrics": "prepare_data metrics JSON (list sizes)",
+            "ranking": "rank_check rows CSV",
+            "ranking-metrics": "rank_check metrics JSON",
             "out": "report folder (summary.md, plots)",
         },
     )
@@ -49,7 +58,8 @@ def main(args: argparse.Namespace) -> None:
         models = {
             t: load_model(args.retrain_dir / t / "model.pt", block["device"])[0] for t in targets
         }
-        paired = measure_latencies_ms(models, block)
+        mode = RunMode.from_params(params["profile_latency"])  # the program evaluate timed
+        paired = measure_latencies_ms(models, block, mode)
         for row in rows:
             row["paired_latency_ms"] = paired[row["target"]]["latency_ms"]
     with stage_run(STAGE, params) as run:
@@ -60,6 +70,10 @@ def main(args: argparse.Namespace) -> None:
             json.loads(args.data_metrics.read_text()),
             args.archive,
             params[STAGE]["title"],
+            {
+                "rows": pd.read_csv(args.ranking).to_dict("records"),
+                "metrics": json.loads(args.ranking_metrics.read_text()),
+            },
         )
         run.log_artifact(args.out, "report")
         metrics = {
@@ -68,6 +82,7 @@ def main(args: argparse.Namespace) -> None:
             for k in ("miou", "latency_ms", "paired_latency_ms", "fps", "params_m")
             if k in r
         }
+        metrics.update(chance_metrics(summary))  # vs band randoms and the baseline family
         run.write_metrics(args.metrics_out, {**metrics, "kendall_tau": summary["kendall_tau"]})
     print((args.out / "summary.md").read_text())
 

@@ -1,4 +1,5 @@
-"""Stage select: the model spec of one retraining target (searched architecture or baseline).
+"""Stage select: the model spec of one retraining target (searched architecture, random
+architecture in a searched one's latency band, or baseline).
 
 One job per name in `select.targets` (DVC foreach, Snakemake wildcard), so editing one
 target's budget reruns only that target's select, retrain and evaluate:
@@ -33,7 +34,13 @@ def main(args: argparse.Namespace) -> None:
     targets = params[STAGE]["targets"]
     if args.target not in targets:
         raise ConfigError(f"--target {args.target}: not in select.targets ({', '.join(targets)})")
-    spec = model_spec(args.target, targets[args.target], args.archive, params["search"])
+    spec = model_spec(
+        args.target,
+        targets[args.target],
+        args.archive,
+        params["search"],
+        seed=params["base"]["seed"],
+    )
     tags = {"hyctas.arch_id": spec.get("arch_id", spec["kind"])}
     with stage_run(STAGE, params, target=args.target, tags=tags) as run:
         write_json(args.out, spec)

@@ -11,9 +11,11 @@ The default space (fch 4, depth 2..6, all ops, 3 branches) at 256x512 has 940 ke
 
 How (`timing`): `torch.set_num_threads(threads)`, eval mode, `torch.inference_mode`, GC
 paused, warm-up runs, then `repeats` interleaved rounds in which every item is timed once
-in a shuffled order (device synchronised around each call on CUDA), on the wall clock or
-on the measuring thread's CPU clock; whole networks use the same protocol. Each entry
-keeps median, p10, p90 and min; `statistic` picks the one used.
+in a shuffled order (on CUDA: device synchronised, then CUDA events around each call,
+wall clock required), on the wall clock or on the measuring thread's CPU clock; whole
+networks use the same protocol. Pieces and networks run in the block's `RunMode` (dtype,
+channels_last, compile; `runmode`), which `evaluate` and the report's paired timing use
+too. Each entry keeps median, p10, p90 and min; `statistic` picks the one used.
 
 Prediction (`predictor`): `scale * sum(table entries of the arch's plan) + overhead_ms`;
 the plan is a prefix tree, so a cell shared by several branches counts once (it runs
@@ -55,6 +57,7 @@ from hyctas.latency.enumerate import enumerate_keys
 from hyctas.latency.keys import OpKey, arch_keys
 from hyctas.latency.predictor import LatencyModel, LatencyPredictor, fit_model
 from hyctas.latency.profile import ProfileResult, run_profile
+from hyctas.latency.runmode import RunMode
 from hyctas.latency.settings import ProfileSettings
 from hyctas.latency.table import LatencyKeyError, LatencyTable
 
@@ -66,6 +69,7 @@ __all__ = [
     "OpKey",
     "ProfileResult",
     "ProfileSettings",
+    "RunMode",
     "arch_keys",
     "enumerate_keys",
     "fit_model",

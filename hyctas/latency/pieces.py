@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from hyctas.latency.keys import FUSION, HEAD, STEM, STEM_STRIDE, OpKey, decode_ends
+from hyctas.latency.runmode import RunMode
 from hyctas.models.blocks import Fusion, SegHead, Stem
 from hyctas.models.network import fusion_channels
 from hyctas.models.ops import create_op
@@ -46,6 +47,13 @@ class Piece:
         self.module.to(device=device, dtype=dtype)
         self.args = _move(self.args, device, dtype)
         self.kwargs = _move(self.kwargs, device, dtype)
+        return self
+
+    def prepare(self, device: torch.device, mode: RunMode) -> Piece:
+        """Moves, casts, reorders and compiles the piece in place as `mode` says."""
+        self.module = mode.prepare(self.module, device, copy_module=False)
+        self.args = mode.move(self.args, device)
+        self.kwargs = mode.move(self.kwargs, device)
         return self
 
     def runner(self) -> Callable[[], Any]:

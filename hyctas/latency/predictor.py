@@ -161,6 +161,7 @@ class LatencyPredictor:
             "model": asdict(self.model) if self.model is not None else None,
             "table": self.table.source,
             **{k: meta.get(k) for k in ("device", "threads", "clock", "batch_size", "dtype")},
+            **{k: meta.get(k) for k in ("channels_last", "compile")},
             **{k: meta.get(k) for k in ("statistic", "repeats", "torch", "date")},
             "input_size": list(self.table.input_size),
         }

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from hyctas.latency.enumerate import enumerate_keys
-from hyctas.latency.keys import FIXED_PIECES
+from hyctas.latency.keys import FIXED_PIECES, arch_keys
 from hyctas.latency.predictor import LatencyModel, LatencyPredictor, fit_model
 from hyctas.latency.settings import ProfileSettings
 from hyctas.latency.table import FORMAT, LatencyTable
@@ -80,6 +80,8 @@ def table_meta(
         "width": settings.width,
         "batch_size": settings.batch_size,
         "dtype": settings.dtype,
+        "channels_last": settings.channels_last,
+        "compile": settings.compile,
         "statistic": settings.statistic,
         "warmup": settings.warmup,
         "repeats": settings.repeats,
@@ -112,7 +114,11 @@ def validation_rows(
 
 
 def run_profile(
-    cfg: SpaceConfig, num_classes: int, settings: ProfileSettings, seed: int
+    cfg: SpaceConfig,
+    num_classes: int,
+    settings: ProfileSettings,
+    seed: int,
+    arch_keys_only: bool = False,
 ) -> ProfileResult:
     """Builds the table, fits the correction on calibration archs, validates on others.
 
@@ -121,10 +127,17 @@ def run_profile(
         num_classes: Output classes of the head.
         settings: Measurement protocol.
         seed: Seed of the random architectures and of the round orders.
+        arch_keys_only: Profile only the keys the calibration and validation architectures
+            run (a partial table: enough to validate the predictor where the whole table
+            does not fit the time, not for a search; `metrics["arch_keys_only"]`).
     """
     start = time.perf_counter()
-    keys = enumerate_keys(cfg, num_classes, settings.input_size)
     calib, val = sample_arch_sets(cfg, seed, settings.calibration_archs, settings.validation_archs)
+    if arch_keys_only:
+        size = settings.input_size
+        keys = sorted({k for a in calib + val for k in arch_keys(a, cfg, num_classes, size)})
+    else:
+        keys = enumerate_keys(cfg, num_classes, settings.input_size)
     with profiling(settings):
         # Table pieces, calibration and validation networks in the same interleaved rounds:
         # all of them see the same machine conditions.
@@ -144,6 +157,7 @@ def run_profile(
         "keys": len(keys),
         **{f"keys_{kind}": sum(k.op == kind for k in keys) for kind in FIXED_PIECES},
         "keys_cells": sum(k.op not in FIXED_PIECES for k in keys),
+        "arch_keys_only": arch_keys_only,
         "measure_seconds": round(measure_seconds, 1),
         "total_seconds": round(time.perf_counter() - start, 1),
         "mape_pct": mape_pct(predicted, meas),
@@ -160,6 +174,7 @@ def run_profile(
         "threads": settings.threads,
         "clock": settings.clock,
         "statistic": settings.statistic,
+        **settings.run_mode().to_dict(),
     }
     return ProfileResult(table, model, rows, metrics)
 

@@ -2,7 +2,7 @@
 
 Example:
     >>> settings = ProfileSettings.from_params(params["profile_latency"])
-    >>> device, dtype = settings.torch_device(), settings.torch_dtype()
+    >>> device, mode = settings.torch_device(), settings.run_mode()
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from hyctas.errors import ConfigError
+from hyctas.latency.runmode import DTYPES, RunMode
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 STATISTICS = ("median", "p10", "min")
 # wall: elapsed time, what a user waits; cpu: CPU time of the calling thread, which leaves
 # out the time the OS gave the core to other programs (equal to wall on an idle core).
@@ -34,6 +34,11 @@ def checked_clock(clock: str, device: torch.device, threads: int, key: str) -> C
     """
     if clock not in CLOCKS:
         raise ConfigError(f"{key}: {clock!r} unknown (allowed: {', '.join(CLOCKS)})")
+    if clock != "wall" and device.type == "cuda":
+        raise ConfigError(
+            f"{key}: {clock!r} on {device}: GPU runs are timed with CUDA events, the elapsed "
+            "time on the device, which only the wall clock matches; set it to wall"
+        )
     if clock == "cpu" and (device.type != "cpu" or threads != 1):
         raise ConfigError(
             f"{key}: cpu times the calling thread only, so it needs device cpu and threads 1 "
@@ -51,10 +56,13 @@ class ProfileSettings:
         height: Input image height (multiple of 64).
         width: Input image width (multiple of 64).
         batch_size: Images per forward pass.
-        dtype: "float32", "float16" or "bfloat16".
+        dtype: "float32", "float16" or "bfloat16" (see `RunMode`).
+        channels_last: Weights and 4-D inputs in channels_last memory order.
+        compile: "none" (eager) or a `torch.compile` mode (see `RunMode`); needs warmup >= 3.
         threads: `torch.set_num_threads` value for the whole measurement.
-        clock: "wall" (elapsed time) or "cpu" (CPU time of the measuring thread: robust to
-            other programs on a shared machine; needs device cpu and threads 1).
+        clock: "wall" (elapsed time; CUDA events on a GPU, where it is required) or "cpu"
+            (CPU time of the measuring thread: robust to other programs on a shared machine;
+            needs device cpu and threads 1).
         warmup: Untimed runs of each piece or network before timing.
         repeats: Timed runs of each table piece (one per round).
         network_repeats: Timed runs of each whole network (calibration and validation): the
@@ -71,6 +79,8 @@ class ProfileSettings:
     width: int
     batch_size: int
     dtype: str
+    channels_last: bool
+    compile: str
     threads: int
     clock: str
     warmup: int
@@ -115,10 +125,8 @@ class ProfileSettings:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ConfigError(f"profile_latency.{key}: {value!r} must be an integer >= {low}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(
-                f"profile_latency.dtype: {self.dtype!r} unknown (allowed: {', '.join(DTYPES)})"
-            )
+        self.run_mode().validate("profile_latency")
+        self.run_mode().check_warmup(self.warmup, "profile_latency.warmup")
         if self.statistic not in STATISTICS:
             raise ConfigError(
                 f"profile_latency.statistic: {self.statistic!r} unknown "
@@ -159,6 +167,10 @@ class ProfileSettings:
     def torch_dtype(self) -> torch.dtype:
         """The torch dtype of weights and inputs."""
         return DTYPES[self.dtype]
+
+    def run_mode(self) -> RunMode:
+        """How every timed piece and network runs: dtype, memory format, compilation."""
+        return RunMode(self.dtype, self.channels_last, self.compile)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as plain data (recorded in the table's metadata)."""

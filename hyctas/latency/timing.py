@@ -3,11 +3,14 @@
 Protocol (the same for table entries and end-to-end networks): fixed `torch` thread count,
 eval mode, `torch.inference_mode`, garbage collector paused, `warmup` untimed runs of each
 item, then interleaved rounds; each round times items of a group once, in a fresh seeded
-random order, with the device synchronised before and after the call (CUDA), on the wall
-clock or the measuring thread's CPU clock (`clock`). A burst of load from other programs
-thus lands on many items a little instead of on a few items a lot. Items are grouped so
-that at most about `max_memory_mb` of weights and inputs are alive at once. Each item's
-samples are summarised by median, p10, p90 and min.
+random order. A burst of load from other programs thus lands on many items a little
+instead of on a few items a lot. Items are grouped so that at most about `max_memory_mb`
+of weights and inputs are alive at once. On a CPU each call is timed on the wall clock or
+the measuring thread's CPU clock (`clock`); on a GPU (`stopwatch`) the device is
+synchronised first, so no earlier work is counted, and the call is timed by CUDA events
+recorded around it on its stream, whose end is waited for before the next call. Each item
+runs in the `RunMode` of the settings (dtype, channels_last, compile); a compiled item
+compiles during its warm-up. Each item's samples are summarised by median, p10, p90 and min.
 
 `time_table_and_networks` times the table pieces and the whole calibration/validation
 networks in the *same* rounds (each network's runs spread over every group), so both sides
@@ -97,6 +100,54 @@ def synchronizer(device: torch.device) -> Callable[[], None]:
     return lambda: None
 
 
+Stopwatch = Callable[[Callable[[], Any]], float]
+
+
+def host_stopwatch(sync: Callable[[], None], clock: Callable[[], float]) -> Stopwatch:
+    """Milliseconds of one call on `clock` (seconds), `sync` waited for before and after."""
+
+    def time_ms(run: Callable[[], Any]) -> float:
+        sync()
+        start = clock()
+        run()
+        sync()
+        return (clock() - start) * 1e3
+
+    return time_ms
+
+
+def cuda_stopwatch(device: torch.device) -> Stopwatch:
+    """Milliseconds of one call on a GPU, from CUDA events recorded around it.
+
+    The device is synchronised first (earlier queued work is not counted), a start event
+    is recorded on the device's current stream, the call queues its kernels, an end event
+    follows them, and the host waits for the end event before reading the elapsed time.
+    The events time the device: kernels plus any gaps while it waited for the host to
+    launch the next one, which is what an application waits for, without the host's
+    synchronisation overhead at the end.
+    """
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+
+    def time_ms(run: Callable[[], Any]) -> float:
+        torch.cuda.synchronize(device)
+        stream = torch.cuda.current_stream(device)
+        start.record(stream)
+        run()
+        end.record(stream)
+        end.synchronize()
+        return start.elapsed_time(end)
+
+    return time_ms
+
+
+def stopwatch_for(device: torch.device, clock: Callable[[], float]) -> Stopwatch:
+    """CUDA events on a GPU (checked_clock makes `clock` the wall clock there), else `clock`."""
+    if device.type == "cuda":
+        return cuda_stopwatch(device)
+    return host_stopwatch(synchronizer(device), clock)
+
+
 def round_members(repeats: Sequence[int]) -> list[list[int]]:
     """Runner indices timed in each round: runner i in `repeats[i]` of `max(repeats)` rounds,
     spread evenly (a runner with half the repeats runs every other round)."""
@@ -116,10 +167,14 @@ def interleaved_samples(
     progress: tqdm | None = None,
     clock: Callable[[], float] = time.perf_counter,
     pause_s: float = 0.0,
+    stopwatch: Stopwatch | None = None,
 ) -> list[list[float]]:
     """Raw run times (ms) of each runner: `warmup[i]` untimed runs, then `repeats[i]` timed
     runs in interleaved, shuffled rounds (see module doc), with `pause_s` of sleep after each
-    round (spreads a few items' runs over more of a shared machine's quiet and busy spells)."""
+    round (spreads a few items' runs over more of a shared machine's quiet and busy spells).
+    `stopwatch` times one call (default: `clock` with `sync` before and after; on a GPU pass
+    `stopwatch_for(device, clock)`, which uses CUDA events)."""
+    time_ms = stopwatch or host_stopwatch(sync, clock)
     for run, n in zip(runners, warmup, strict=True):
         for _ in range(n):
             run()
@@ -131,11 +186,7 @@ def interleaved_samples(
     for order in round_members(repeats):
         rng.shuffle(order)
         for i in order:
-            sync()
-            start = clock()
-            runners[i]()
-            sync()
-            samples[i].append((clock() - start) * 1e3)
+            samples[i].append(time_ms(runners[i]))
         if progress is not None:
             progress.update(len(order))
         if pause_s > 0:
@@ -152,15 +203,16 @@ def time_interleaved(
     progress: tqdm | None = None,
     clock: Callable[[], float] = time.perf_counter,
     pause_s: float = 0.0,
+    stopwatch: Stopwatch | None = None,
 ) -> list[Timing]:
     """Times each runner `repeats` times in interleaved, shuffled rounds (see module doc).
 
     `clock` returns seconds: `time.perf_counter` (wall) or `time.thread_time` (CPU);
-    `pause_s` is slept after each round.
+    `pause_s` is slept after each round; `stopwatch` as in `interleaved_samples`.
     """
     n = len(runners)
     samples = interleaved_samples(
-        runners, [warmup] * n, [repeats] * n, sync, seed, progress, clock, pause_s
+        runners, [warmup] * n, [repeats] * n, sync, seed, progress, clock, pause_s, stopwatch
     )
     return [Timing.from_samples(s) for s in samples]
 
@@ -211,7 +263,9 @@ def time_table_and_networks(
 ) -> tuple[dict[OpKey, Timing], list[Timing]]:
     """Times the piece of every key and the whole network of every arch in shared rounds.
 
-    Call inside `profiling(settings)`. Pieces are built group by group (memory bound); the
+    Call inside `profiling(settings)`. Every piece and network runs in `settings.run_mode()`
+    (compiled ones compile during their warm-up). Pieces are built group by group (memory
+    bound); the
     networks stay alive throughout and their `network_repeats` runs are shared out over the
     groups in proportion to the pieces each holds, so both are timed over the same minutes.
 
@@ -226,20 +280,21 @@ def time_table_and_networks(
     Returns:
         Timing per key, and one timing per arch in the order given.
     """
-    device, dtype = settings.torch_device(), settings.torch_dtype()
-    sync, clock = synchronizer(device), settings.clock_fn()
-    nets = [network_piece(a, cfg, num_classes, settings).to(device, dtype) for a in archs]
+    device, mode = settings.torch_device(), settings.run_mode()
+    sync, stopwatch = synchronizer(device), stopwatch_for(device, settings.clock_fn())
+    nets = [network_piece(a, cfg, num_classes, settings).prepare(device, mode) for a in archs]
     net_runners = [n.runner() for n in nets]
     net_bytes = sum(_piece_bytes(n) for n in nets)
     budget = max(settings.max_memory_mb * 2**20 - net_bytes, 1)
     pieces = (build_piece(k, cfg, num_classes, settings.batch_size) for k in keys)
-    moved = (p.to(device, dtype) for p in pieces)
+    moved = (p.prepare(device, mode) for p in pieces)
     piece_timings: list[Timing] = []
     net_samples: list[list[float]] = [[] for _ in nets]
     runs = len(keys) * (settings.warmup + settings.repeats)
     runs += len(nets) * (settings.warmup + settings.network_repeats)
     given = 0  # network runs handed out to the groups so far
-    with tqdm(total=runs, desc="latency table + networks", unit="run", mininterval=2.0) as bar:
+    bar = tqdm(total=runs, desc="latency table + networks", unit="run", mininterval=2.0)
+    with bar, mode.compiling():
         for g, group in enumerate(_grouped(moved, budget)):
             done = len(piece_timings)
             # Network runs owed after this group: proportional to the pieces timed so far.
@@ -248,7 +303,9 @@ def time_table_and_networks(
             runners = [p.runner() for p in group] + net_runners
             warmup = [settings.warmup] * len(group) + [settings.warmup if g == 0 else 0] * len(nets)
             repeats = [settings.repeats] * len(group) + [share] * len(nets)
-            samples = interleaved_samples(runners, warmup, repeats, sync, seed + done, bar, clock)
+            samples = interleaved_samples(
+                runners, warmup, repeats, sync, seed + done, bar, stopwatch=stopwatch
+            )
             piece_timings += [Timing.from_samples(s) for s in samples[: len(group)]]
             for kept, new in zip(net_samples, samples[len(group) :], strict=True):
                 kept.extend(new)

@@ -4,11 +4,18 @@ Weight sharing:
     * One op module per (cell position, input scale, stride, op), built at the widest
       channels that position can see; a sub-network of a narrower width uses the first
       channels of its weights (and of its batch-norm running stats: "sliced BN").
-    * Branches are not told apart: cell position `l` of any branch, at a given input
-      scale, stride and op, uses the same weights. Branches sharing a prefix therefore
-      share its cells (computed once, as in `SegNet`), and branches that diverged but take
-      the same choice at the same position still share weights. This keeps the supernet
-      as large as a single-branch supernet and trains every weight with every branch count.
+    * `cell_sharing="position"`: branches are not told apart: cell position `l` of any
+      branch, at a given input scale, stride and op, uses the same weights. Branches sharing
+      a prefix therefore share its cells (computed once, as in `SegNet`), and branches that
+      diverged but take the same choice at the same position still share weights. This
+      keeps the supernet as large as a single-branch supernet and trains every weight with
+      every branch count.
+    * `cell_sharing="branch"`: one set of cells per final scale of a branch (a branch's
+      final scale is its identity: no two branches of an architecture share one). A cell
+      shared by several branches (their common prefix) runs once, with the weights of the
+      first of them, the one ending at the finest scale. Diverged branches then never share
+      weights, as in a stand-alone network; the supernet holds about twice the cells
+      (fewer than twice the parameters: a branch ending at 1/8 has only 1/8 cells).
     * The fusion has one module per set of final scales (its inputs differ), the main head
       one per number of branches (its width is `c8 * branches`), the auxiliary heads one
       per scale; the stem is shared by all.
@@ -33,14 +40,28 @@ from torch import nn
 from hyctas.models.blocks import Fusion, SegHead, Stem
 from hyctas.models.network import NetOutput, SegNet, build_aux_heads, run_network
 from hyctas.models.ops import create_op
-from hyctas.models.plan import Node, build_plan
+from hyctas.models.plan import Node, Plan, build_plan
 from hyctas.space.arch import LAST_WIDTH, MAX_SCALE, Arch
 from hyctas.space.config import SpaceConfig
 
+CELL_SHARING = ("position", "branch")
 
-def cell_key(index: int, in_scale: int, stride: int, op: str) -> str:
-    """Supernet module key of a cell: position, input scale, stride and op."""
-    return f"l{index}_s{in_scale}_t{stride}_{op}"
+
+def cell_key(index: int, in_scale: int, stride: int, op: str, final: int | None = None) -> str:
+    """Supernet module key of a cell: position, input scale, stride and op; with per-branch
+    cells (`final` given) prefixed by the final scale of the branch that owns it."""
+    key = f"l{index}_s{in_scale}_t{stride}_{op}"
+    return key if final is None else f"e{final}_{key}"
+
+
+def cell_owners(plan: Plan) -> dict[str, int]:
+    """Final scale of the branch owning each node: the first branch (finest final scale,
+    branches being ordered by it) among those that share the node."""
+    owners: dict[str, int] = {}
+    for names, end in zip(plan.branches, plan.ends, strict=True):
+        for name in names:
+            owners.setdefault(name, end.final_scale)
+    return owners
 
 
 def fusion_key(final_scales: tuple[int, ...]) -> str:
@@ -55,22 +76,33 @@ class Supernet(nn.Module):
         cfg: Search space.
         num_classes: Output classes.
         aux: Build the auxiliary heads (they run in training mode only).
+        cell_sharing: "position" (one set of cells for every branch) or "branch" (one set
+            per final scale); see the module docstring.
     """
 
-    def __init__(self, cfg: SpaceConfig, num_classes: int, aux: bool = False) -> None:
+    def __init__(
+        self, cfg: SpaceConfig, num_classes: int, aux: bool = False, cell_sharing: str = "position"
+    ) -> None:
         super().__init__()
+        if cell_sharing not in CELL_SHARING:
+            raise ValueError(f"cell_sharing {cell_sharing!r} (allowed: {', '.join(CELL_SHARING)})")
         self.cfg, self.num_classes, self.aux = cfg, num_classes, aux
+        self.cell_sharing = cell_sharing
         self.train_output_stride = 1  # set by the training loop (recipe.loss_stride)
         self.stem = Stem(cfg)
         self.cells = nn.ModuleDict()
-        for index in range(cfg.max_depth):
-            for scale in range(min(index, MAX_SCALE) + 1):
-                for stride in (1, 2) if scale < MAX_SCALE else (1,):
-                    c_out = self.max_channels(scale + (stride == 2))
-                    for op in cfg.ops:
-                        self.cells[cell_key(index, scale, stride, op)] = create_op(
-                            op, self.max_channels(scale), c_out, stride, cfg, slimmable=True
-                        )
+        # A branch ending at `final` only has cells reading scales <= final; None: any branch.
+        owners = range(min(MAX_SCALE, cfg.max_depth) + 1) if cell_sharing == "branch" else [None]
+        for final in owners:
+            top = MAX_SCALE if final is None else final
+            for index in range(cfg.max_depth):
+                for scale in range(min(index, top) + 1):
+                    for stride in (1, 2) if scale < top else (1,):
+                        c_out = self.max_channels(scale + (stride == 2))
+                        for op in cfg.ops:
+                            self.cells[cell_key(index, scale, stride, op, final)] = create_op(
+                                op, self.max_channels(scale), c_out, stride, cfg, slimmable=True
+                            )
         widest8 = self.max_channels(0)
         self.fusions = nn.ModuleDict()
         for k in range(1, cfg.max_branches + 1):
@@ -103,10 +135,10 @@ class Supernet(nn.Module):
         """
         arch.validate(self.cfg)
         plan = build_plan(arch, self.cfg)
+        keys = self.cell_keys(plan)
 
         def run_cell(node: Node, y: torch.Tensor) -> torch.Tensor:
-            key = cell_key(node.index, node.in_scale, node.cell.stride, node.cell.op)
-            return self.cells[key](y, node.c_out)
+            return self.cells[keys[node.name]](y, node.c_out)
 
         use_aux = self.training and self.aux
         return run_network(
@@ -120,6 +152,14 @@ class Supernet(nn.Module):
             self.train_output_stride if self.training else 1,
         )
 
+    def cell_keys(self, plan: Plan) -> dict[str, str]:
+        """Maps each node of `plan` to the key of the supernet cell that runs it."""
+        owners = cell_owners(plan) if self.cell_sharing == "branch" else {}
+        return {
+            n.name: cell_key(n.index, n.in_scale, n.cell.stride, n.cell.op, owners.get(n.name))
+            for n in plan.nodes
+        }
+
     def source_names(self, net: SegNet) -> dict[str, str]:
         """Maps each module prefix of `net` (built from this supernet's config) to ours."""
         plan = net.plan
@@ -129,9 +169,8 @@ class Supernet(nn.Module):
             "head.": f"heads.{len(plan.ends)}.",
             "aux_heads.": "aux_heads.",
         }
-        for node in plan.nodes:
-            key = cell_key(node.index, node.in_scale, node.cell.stride, node.cell.op)
-            names[f"cells.{node.name}."] = f"cells.{key}."
+        for name, key in self.cell_keys(plan).items():
+            names[f"cells.{name}."] = f"cells.{key}."
         return names
 
     @torch.no_grad()

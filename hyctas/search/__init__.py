@@ -2,6 +2,7 @@
 
 Objectives and constraints (`objectives`), an evaluation cache saved as CSV (`archive`),
 pymoo operators over architectures (`operators`), NSGA-II and a random baseline (`nsga`),
+their sample efficiency over several seeds in normalised hypervolume (`efficiency`),
 per-target selection from the archive (`selection`) and plots (`plots`, imported on its
 own so that the search does not load matplotlib).
 """

@@ -128,6 +128,7 @@ def _restore_algorithm(algorithm: NSGA2, saved: Mapping[str, Any], state: RunSta
 
 def _restored(
     checkpoint: SearchCheckpoint | None,
+    run_name: str,
     method: str,
     settings: dict[str, Any],
     archive: Archive,
@@ -137,10 +138,12 @@ def _restored(
 ) -> tuple[RunState, dict[str, Any] | None]:
     """The run's state: restored from the checkpoint's progress when it fits, else new.
 
+    Progress is kept under `run_name` ("nsga2", or "nsga2_s1" for a further seed of the
+    search-efficiency measurement); `method` is what the archive records for new rows.
     A new run saves its (empty) progress at once: which archive rows predate it must survive
     a stop inside its first generation, whose rows are in the cache by the time it resumes.
     """
-    saved = checkpoint.progress(method, settings) if checkpoint is not None else None
+    saved = checkpoint.progress(run_name, settings) if checkpoint is not None else None
     state = None
     if saved is not None:
         state = RunState.restore(
@@ -149,8 +152,8 @@ def _restored(
     if state is None:
         state, saved = RunState(archive, objectives, constraints, hv_reference, method), None
         if checkpoint is not None:
-            checkpoint.restart(method)
-            checkpoint.save(archive, method, settings, {"run": state.to_dict()})
+            checkpoint.restart(run_name)
+            checkpoint.save(archive, run_name, settings, {"run": state.to_dict()})
     return state, saved
 
 
@@ -182,6 +185,7 @@ def run_nsga2(
     hv_reference: Mapping[str, float],
     progress: bool = True,
     checkpoint: SearchCheckpoint | None = None,
+    run_name: str = NSGA2_METHOD,
 ) -> SearchResult:
     """Runs NSGA-II and returns its front, hypervolume history and evaluation counts.
 
@@ -199,6 +203,8 @@ def run_nsga2(
         progress: Show a tqdm bar (generation, front size, hypervolume).
         checkpoint: Resume from its progress (same settings), save progress after every
             generation and stop on its signals.
+        run_name: The name its progress is saved under (and messages use): several runs
+            of one method share a checkpoint under distinct names.
 
     Returns:
         The result; `hv_history` has one entry per generation.
@@ -221,7 +227,7 @@ def run_nsga2(
         "hv_reference": dict(hv_reference),
     }
     state, saved = _restored(
-        checkpoint, NSGA2_METHOD, settings, archive, objectives, constraints, hv_reference
+        checkpoint, run_name, NSGA2_METHOD, settings, archive, objectives, constraints, hv_reference
     )
     algorithm = NSGA2(
         pop_size=population,
@@ -234,7 +240,9 @@ def run_nsga2(
 
     def ask(arch: Arch, generation: int) -> tuple[list[float], list[float]]:
         if checkpoint is not None:
-            checkpoint.stop_if_requested(archive, f"in nsga2 generation {generation}/{generations}")
+            checkpoint.stop_if_requested(
+                archive, f"in {run_name} generation {generation}/{generations}"
+            )
         return state.ask(arch, generation)
 
     algorithm.setup(
@@ -244,7 +252,7 @@ def run_nsga2(
         _restore_algorithm(algorithm, saved["algorithm"], state)
     done = len(state.hv_history)
     with tqdm(
-        total=generations, initial=done, desc="nsga2", unit="gen", disable=not progress
+        total=generations, initial=done, desc=run_name, unit="gen", disable=not progress
     ) as bar:
         if done:
             _postfix(bar, state, gen=done)
@@ -257,12 +265,12 @@ def run_nsga2(
             if checkpoint is not None:
                 checkpoint.save(
                     archive,
-                    NSGA2_METHOD,
+                    run_name,
                     settings,
                     {"run": state.to_dict(), "algorithm": _algorithm_state(algorithm)},
                 )
                 checkpoint.stop_if_requested(
-                    archive, f"after nsga2 generation {generation}/{generations}"
+                    archive, f"after {run_name} generation {generation}/{generations}"
                 )
     return state.result()
 
@@ -291,6 +299,7 @@ def run_random(
     checkpoints: Sequence[int] | None = None,
     progress: bool = True,
     checkpoint: SearchCheckpoint | None = None,
+    run_name: str = RANDOM_METHOD,
 ) -> SearchResult:
     """Random search over `evaluations` distinct architectures (`sample_arch`).
 
@@ -308,6 +317,7 @@ def run_random(
         progress: Show a tqdm bar.
         checkpoint: Resume from its progress (same settings), save progress after every
             chunk and stop on its signals.
+        run_name: The name its progress is saved under (and messages use).
 
     Returns:
         The result; chunk k (from 1) is recorded as the rows' generation. A space too small
@@ -327,7 +337,14 @@ def run_random(
         "hv_reference": dict(hv_reference),
     }
     state, saved = _restored(
-        checkpoint, RANDOM_METHOD, settings, archive, objectives, constraints, hv_reference
+        checkpoint,
+        run_name,
+        RANDOM_METHOD,
+        settings,
+        archive,
+        objectives,
+        constraints,
+        hv_reference,
     )
     rng = np.random.default_rng(seed)
     if saved is not None and "rng" in saved:  # else stopped inside chunk 1
@@ -335,12 +352,12 @@ def run_random(
     seen = set(state.front.ids)  # every id sampled so far was asked for
     done = len(state.hv_history)
     with tqdm(
-        total=len(marks), initial=done, desc="random", unit="chunk", disable=not progress
+        total=len(marks), initial=done, desc=run_name, unit="chunk", disable=not progress
     ) as bar:
         if done:
             bar.set_postfix({"evals": len(state.front), "hv": f"{state.hv_history[-1]:.4g}"})
         for chunk, mark in enumerate(marks[done:], start=done + 1):
-            where = f"random search chunk {chunk}/{len(marks)}"
+            where = f"{run_name} search chunk {chunk}/{len(marks)}"
             for arch in sample_unique(space_cfg, rng, mark - len(state.front), seen):
                 if checkpoint is not None:
                     checkpoint.stop_if_requested(archive, f"in {where}")
@@ -351,7 +368,7 @@ def run_random(
             if checkpoint is not None:
                 checkpoint.save(
                     archive,
-                    RANDOM_METHOD,
+                    run_name,
                     settings,
                     {"rng": rng.bit_generator.state, "run": state.to_dict()},
                 )

@@ -8,6 +8,7 @@ Example:
     ...            front_ids=nsga.front_ids, selected=chosen,
     ...            extra_points={"HyCTAS-S": (9.1, 0.62)})
     >>> plot_hypervolume("results/search/hv.png", {"NSGA-II": nsga, "random": rand})
+    >>> plot_efficiency("results/search/hypervolume.png", efficiency.curves, budget=80)
     >>> write_front_table("results/search/front.csv", archive, nsga.front_ids, sort_by="latency_ms")
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -117,6 +119,48 @@ def plot_hypervolume(
     ax.set_ylabel("hypervolume")
     ax.grid(alpha=0.3)
     ax.legend()
+    if title:
+        ax.set_title(title)
+    _save(fig, path)
+
+
+def plot_efficiency(
+    path: str | os.PathLike,
+    curves: Mapping[str, Sequence[Sequence[float]]],
+    *,
+    budget: int | None = None,
+    title: str | None = None,
+) -> None:
+    """Normalised hypervolume against evaluations: each method's mean over seeds and spread.
+
+    Args:
+        path: PNG to write.
+        curves: Method ("nsga2", "random") -> one curve per seed, one value per evaluation
+            (`hyctas.search.efficiency.Efficiency.curves`). The mean is drawn as far as every
+            seed's curve reaches, the band from the lowest to the highest seed.
+        budget: NSGA-II's evaluations (mean over seeds), marked by a vertical line.
+        title: Figure title.
+    """
+    fig = Figure(figsize=(6.5, 4.2))
+    ax = fig.add_subplot()
+    for method, runs in curves.items():
+        runs = [np.asarray(c, dtype=float) for c in runs if len(c)]
+        if not runs:
+            continue
+        n = min(len(c) for c in runs)
+        stack = np.stack([c[:n] for c in runs])
+        x = np.arange(1, n + 1)
+        colour, label = _METHOD_STYLE.get(method, ("tab:gray", method))
+        seeds = f"mean of {len(runs)} seeds" if len(runs) > 1 else "1 seed"
+        ax.plot(x, stack.mean(axis=0), color=colour, label=f"{label} ({seeds})")
+        if len(runs) > 1:
+            ax.fill_between(x, stack.min(axis=0), stack.max(axis=0), color=colour, alpha=0.2)
+    if budget:
+        ax.axvline(budget, color="0.4", linestyle=":", linewidth=1, label="NSGA-II budget")
+    ax.set_xlabel("architectures evaluated")
+    ax.set_ylabel("normalised hypervolume (reference 1.1)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
     if title:
         ax.set_title(title)
     _save(fig, path)

@@ -249,10 +249,11 @@ class SearchCheckpoint:
 
     As a context manager it installs the SIGTERM/SIGINT handlers (`StopRequest`) that the
     searchers check before each evaluation and after each generation (or chunk). Progress is
-    kept per method ("nsga2", "random", in the order they ran) with the settings it was made
-    with, in `<cache>.state.json`: `progress(method, settings)` gives it back only when the
-    file's fingerprint and those settings match. A method that starts afresh (`restart`)
-    drops the progress of the methods after it, whose runs depend on the rows it added.
+    kept per run ("nsga2", "random", then "nsga2_s1", "random_s1"... of the further efficiency
+    seeds, in the order they ran) with the settings it was made with, in `<cache>.state.json`:
+    `progress(method, settings)` gives it back only when the file's fingerprint and those
+    settings match. A run that starts afresh (`restart`) drops the progress of the runs after
+    it, whose evaluations depend on the rows it added.
 
     Attributes:
         cache_path: The evaluation cache CSV.

@@ -14,6 +14,10 @@ over the accuracy and latency objectives, so a quantile budget carries over to a
 machine's latencies. Each target gets the best-accuracy candidate within its budget, which is
 on that front; ties go to lower latency, then to the smaller id.
 
+`draw_in_band` picks the other kind of target: a random-search architecture whose latency is
+within a relative band around another selection's, drawn in a seeded order (`select` uses it
+for the `band_of` targets, the chance level a searched target is compared with).
+
 Example:
     >>> chosen = select_targets(archive, params["select"]["targets"], accuracy="miou",
     ...                         latency="latency_ms", among=archive.runs["nsga2"])
@@ -22,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -179,3 +184,79 @@ def select_targets(
             name, f"{rule}={value:g}", budget, best.arch_id, best.arch, dict(best.values)
         )
     return chosen
+
+
+@dataclass(frozen=True)
+class BandDraw:
+    """A random architecture drawn from a predicted-latency band.
+
+    Attributes:
+        record: The drawn architecture's archive row.
+        low: The band's lowest latency (inclusive).
+        high: The band's highest latency (inclusive).
+        candidates: How many architectures the band held (the center excluded).
+    """
+
+    record: Record
+    low: float
+    high: float
+    candidates: int
+
+
+def _draw_key(seed: int, arch_id: str) -> str:
+    """A per-architecture random key: sorting by it is a seeded shuffle that does not depend on
+    the order (or the number) of the candidates, so one draw stays the same architecture when
+    another architecture joins the band."""
+    return hashlib.sha256(f"{seed}:{arch_id}".encode()).hexdigest()
+
+
+def draw_in_band(
+    archive: Archive,
+    *,
+    center: Record,
+    band: float,
+    draw: int,
+    seed: int,
+    latency: str,
+    among: Collection[str],
+    key: str,
+) -> BandDraw:
+    """The `draw`-th of the feasible `among` architectures within +-`band` of `center`'s latency.
+
+    The candidates are put in a seeded random order (by `seed` and their ids), so draws
+    0, 1, ... are distinct architectures, each a uniform pick from the band when `among` are
+    uniform samples of the space (the select stage passes random search's, `in_random`).
+
+    Args:
+        archive: The evaluated architectures.
+        center: The architecture whose latency is the band's center (never drawn).
+        band: Relative half-width: latencies in [(1 - band) L, (1 + band) L] qualify.
+        draw: Which of the shuffled candidates, from 0.
+        seed: Seeds the order (`base.seed`).
+        latency: Name of the latency objective.
+        among: Ids to draw from.
+        key: Where the target lives in params.yaml, for error messages.
+
+    Raises:
+        ConfigError: A bad band or draw, or a band holding `draw` candidates or fewer.
+    """
+    if isinstance(band, bool) or not isinstance(band, (int, float)) or not 0 < band <= 1:
+        raise ConfigError(f"{key}.band: must be a number in (0, 1], got {band!r}")
+    if isinstance(draw, bool) or not isinstance(draw, int) or draw < 0:
+        raise ConfigError(f"{key}.draw: must be an integer >= 0, got {draw!r}")
+    center_latency = center.values[latency]
+    low, high = (1.0 - band) * center_latency, (1.0 + band) * center_latency
+    inside = [
+        r
+        for r in _candidates(archive, among)
+        if low <= r.values[latency] <= high and r.arch_id != center.arch_id
+    ]
+    if draw >= len(inside):
+        raise ConfigError(
+            f"{key}.draw = {draw}: only {len(inside)} random-search architecture(s) have "
+            f"{latency} within +-{band:g} of {center_latency:.4g} ({low:.4g} to {high:.4g}), "
+            f"the band of {center.compact}; in params.yaml lower {key}.draw, widen "
+            f"{key}.band, or sample more (search.random_budget_factor, search.generations)"
+        )
+    inside.sort(key=lambda r: _draw_key(seed, r.arch_id))
+    return BandDraw(inside[draw], low, high, len(inside))

@@ -43,6 +43,9 @@ class LoopHooks:
     forward: runs the model on images for one of those archs.
     on_log: receives (step, metrics) every `log_every` steps (rank 0).
     on_probe: optional (step) -> metrics, called every `probe_every` steps and at the end.
+    loss: optional (position in the step's archs, outputs, labels) -> loss; None: the
+        recipe's label loss (top-k CE plus auxiliary heads). The sandwich rule with in-place
+        distillation uses it: the first sub-network's outputs teach the others.
     """
 
     archs_for_step: Callable[[int], list[Any]]
@@ -50,6 +53,7 @@ class LoopHooks:
     on_log: Callable[[int, dict[str, float]], None] = lambda step, metrics: None
     on_probe: Callable[[int], dict[str, float]] | None = None
     probe_every: int = 0
+    loss: Callable[[int, Any, torch.Tensor], torch.Tensor] | None = None
 
 
 @dataclass
@@ -196,16 +200,20 @@ def train_loop(
             optimizer.zero_grad(set_to_none=True)
             archs = hooks.archs_for_step(step)
             total = 0.0
-            for arch in archs:
+            for position, arch in enumerate(archs):
                 with _autocast(cfg, device):
                     outputs = hooks.forward(trained, images, arch)
-                loss = segmentation_loss(
-                    outputs,
-                    labels,
-                    ignore_label=ignore_label,
-                    top_k=cfg.top_k,
-                    aux_weight=cfg.aux_weight,
-                ) / len(archs)
+                if hooks.loss is not None:
+                    loss = hooks.loss(position, outputs, labels)
+                else:
+                    loss = segmentation_loss(
+                        outputs,
+                        labels,
+                        ignore_label=ignore_label,
+                        top_k=cfg.top_k,
+                        aux_weight=cfg.aux_weight,
+                    )
+                loss = loss / len(archs)
                 if not torch.isfinite(loss):
                     raise Diverged(
                         f"loss is {loss.item()} at step {step}; lower the learning rate "

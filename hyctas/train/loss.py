@@ -52,3 +52,36 @@ def segmentation_loss(
     for extra in aux:
         loss = loss + aux_weight * topk_cross_entropy(extra, target, ignore_label, top_k)
     return loss
+
+
+def distillation_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    ignore_label: int,
+    temperature: float,
+) -> torch.Tensor:
+    """Mean per-pixel KL(teacher || student) of softened class distributions (in-place
+    distillation, as in BigNAS and Once-for-All), times `temperature`^2.
+
+    Zero when the student predicts what the teacher does. The teacher is detached: only the
+    student learns. Pixels labelled `ignore_label` (crop padding, void) are left out, like
+    in the label loss.
+
+    Args:
+        student: (N, C, h, w) logits of the sub-network being trained.
+        teacher: (N, C, h, w) logits of the largest sub-network, same step and images.
+        target: (N, H, W) labels, subsampled to (h, w) when larger.
+        ignore_label: label whose pixels are left out.
+        temperature: softening of both distributions (1: none).
+    """
+    if target.shape[-2:] != student.shape[-2:]:
+        target = subsample_labels(target, student.shape[-2:])
+    log_p = F.log_softmax(student.float() / temperature, dim=1)
+    log_q = F.log_softmax(teacher.detach().float() / temperature, dim=1)
+    per_pixel = (log_q.exp() * (log_q - log_p)).sum(1)
+    kept = per_pixel[target != ignore_label]
+    if kept.numel() == 0:
+        return student.sum() * 0.0
+    return kept.mean() * temperature**2

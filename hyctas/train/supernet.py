@@ -1,4 +1,14 @@
-"""Weight-sharing supernet pretraining: one sampled sub-network per step (or the sandwich rule).
+"""Weight-sharing supernet pretraining: one sampled sub-network per step, or the sandwich rule.
+
+`pretrain_supernet.sampling` chooses what trains at each step:
+
+* `uniform`: one sub-network drawn with `pretrain_supernet.branch_ratios` (rho, the share of
+  1, 2, 3-branch networks), the rest of its choices uniform;
+* `sandwich`: the largest, the smallest and one drawn sub-network, every one on the labels;
+* `sandwich_distill`: the same three, with in-place distillation (BigNAS, Once-for-All): the
+  largest learns from the labels, the smallest and the drawn one from the largest's detached
+  soft predictions (`distillation_loss`, KL at the loss resolution) plus
+  `distill.label_weight` times their own label loss.
 
 The supernet trains on supernet_train.txt. Probe sub-networks (smallest, largest, one fixed
 random) are evaluated every `probe_every` steps on the first frames of search.txt (held out of
@@ -7,6 +17,7 @@ training; val.txt stays for evaluate) after re-estimating their BatchNorm statis
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +40,11 @@ from hyctas.train.checkpoint import save_checkpoint
 from hyctas.train.config import TrainConfig
 from hyctas.train.distributed import DistInfo, barrier
 from hyctas.train.loop import LoopHooks, train_loop
+from hyctas.train.loss import distillation_loss, segmentation_loss
 from hyctas.train.session import training_dataset
 
 STAGE = "pretrain_supernet"
+SAMPLING = ("uniform", "sandwich", "sandwich_distill")
 
 
 @dataclass
@@ -108,14 +121,71 @@ def chance_miou(frames: EvalFrames, num_classes: int, ignore_label: int) -> floa
 
 
 def step_archs(cfg: SpaceConfig, seed: int, sampling: str) -> Any:
-    """Sub-networks trained at each step, drawn from (seed, step) so resumption is exact."""
+    """Sub-networks trained at each step, drawn from (seed, step) so resumption is exact.
+
+    The drawn one follows `cfg.branch_ratios`; the sandwich rules put the largest first
+    (the teacher of `sandwich_distill`), then the smallest, then the drawn one.
+    """
+    if sampling not in SAMPLING:
+        raise ConfigError(f"{STAGE}.sampling: {sampling!r} (allowed: {', '.join(SAMPLING)})")
     extremes = [largest_arch(cfg), smallest_arch(cfg)]
 
     def archs(step: int) -> list[Arch]:
         sampled = sample_arch(cfg, np.random.default_rng([seed, 1, step]))
-        return [*extremes, sampled] if sampling == "sandwich" else [sampled]
+        return [sampled] if sampling == "uniform" else [*extremes, sampled]
 
     return archs
+
+
+def training_space(cfg: SpaceConfig, branch_ratios: list[float]) -> SpaceConfig:
+    """The search space with the training rho: what `step_archs` draws sub-networks from.
+
+    The supernet has its own rho (`pretrain_supernet.branch_ratios`) so that training more
+    3-branch networks changes neither the search's random architectures (its initial
+    population, the random-search baseline) nor the latency profile's calibration draws,
+    which all follow `search_space.branch_ratios`.
+
+    Raises:
+        ConfigError: not one probability per branch count, or they do not sum to 1.
+    """
+    try:
+        return dataclasses.replace(cfg, branch_ratios=tuple(branch_ratios))
+    except ConfigError as err:
+        message = str(err).replace("search_space.branch_ratios", f"{STAGE}.branch_ratios")
+        raise ConfigError(message) from None
+
+
+def inplace_distillation(
+    recipe: TrainConfig, ignore_label: int, temperature: float, label_weight: float
+) -> Any:
+    """`LoopHooks.loss` of `sandwich_distill`: the step's first sub-network (the largest)
+    learns from the labels, every later one from its detached main logits.
+
+    A student's loss is `distillation_loss(student, teacher)` plus `label_weight` times its
+    own label loss (top-k CE with auxiliary heads); the teacher's is the label loss alone.
+    """
+    teacher: list[torch.Tensor] = []
+
+    def labelled(outputs: Any, labels: torch.Tensor) -> torch.Tensor:
+        return segmentation_loss(
+            outputs,
+            labels,
+            ignore_label=ignore_label,
+            top_k=recipe.top_k,
+            aux_weight=recipe.aux_weight,
+        )
+
+    def loss(position: int, outputs: Any, labels: torch.Tensor) -> torch.Tensor:
+        main = outputs if isinstance(outputs, torch.Tensor) else outputs[0]
+        if position == 0:
+            teacher[:] = [main.detach()]
+            return labelled(outputs, labels)
+        kd = distillation_loss(
+            main, teacher[0], labels, ignore_label=ignore_label, temperature=temperature
+        )
+        return kd + label_weight * labelled(outputs, labels) if label_weight > 0 else kd
+
+    return loss
 
 
 def probe_archs(cfg: SpaceConfig, seed: int) -> dict[str, Arch]:
@@ -163,8 +233,9 @@ def pretrain(
         block["probe_images"],
         f"{STAGE}.probe_images",
     )
-    supernet = Supernet(cfg, base["num_classes"], aux=True)
+    supernet = Supernet(cfg, base["num_classes"], aux=True, cell_sharing=block["cell_sharing"])
     probes = probe_archs(cfg, seed)
+    distill = block["distill"]
 
     def on_probe(step: int) -> dict[str, float]:
         result = (
@@ -181,11 +252,18 @@ def pretrain(
         return result
 
     hooks = LoopHooks(
-        archs_for_step=step_archs(cfg, seed, block["sampling"]),
+        archs_for_step=step_archs(
+            training_space(cfg, block["branch_ratios"]), seed, block["sampling"]
+        ),
         forward=lambda model, x, arch: model(x, arch),
         on_log=on_log,
         on_probe=on_probe,
         probe_every=block["probe_every"],
+        loss=inplace_distillation(
+            tcfg, base["ignore_label"], distill["temperature"], distill["label_weight"]
+        )
+        if block["sampling"] == "sandwich_distill"
+        else None,
     )
     fingerprint = Fingerprint.of(
         STAGE,
@@ -215,6 +293,7 @@ def pretrain(
                 "search_space": params["search_space"],
                 "num_classes": base["num_classes"],
                 "aux": True,
+                "cell_sharing": block["cell_sharing"],
                 "params": block,
                 "step": tcfg.iterations,
                 "fingerprint": fingerprint.to_dict(),
@@ -238,6 +317,8 @@ def load_supernet(path: Path, device: torch.device) -> tuple[Supernet, SpaceConf
 
     state = load_checkpoint(path, map_location=device)
     cfg = SpaceConfig.from_params(state["search_space"])
-    net = Supernet(cfg, state["num_classes"], aux=state["aux"])
+    # Checkpoints from before per-branch cells existed share cells by position.
+    sharing = state.get("cell_sharing", "position")
+    net = Supernet(cfg, state["num_classes"], aux=state["aux"], cell_sharing=sharing)
     net.load_state_dict(state["model"])
     return net.to(device).eval(), cfg, state

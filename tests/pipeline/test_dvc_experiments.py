@@ -1,7 +1,7 @@
 """DVC on the tiny DAG: experiments with `dvc exp run -S`, and per-target params reruns.
 
 The module fixture runs the real stages up to `search` (`dvc repro search`, tiny and cheap
-params). The stages after it (select, retrain, evaluate per target, and report) get stand-in
+params). The stages after it (select, retrain, evaluate per target, rank_check, report) get stand-in
 outputs recorded with `dvc commit`: these tests check what DVC decides to rerun, not what
 those stages compute (tests/pipeline/test_pipeline.py runs them all).
 """
@@ -60,7 +60,8 @@ def repo(tmp_path_factory):
     dest = tiny_repo(tmp_path_factory.mktemp("dvcexp"), CHEAP)
     run(dest, "dvc", "repro", "search", timeout=900)
     targets = list(yaml.safe_load((dest / "params.yaml").read_text())["select"]["targets"])
-    later = [f"{s}@{t}" for s in ("select", "retrain", "evaluate") for t in targets] + ["report"]
+    fanned = [f"{s}@{t}" for s in ("select", "retrain", "evaluate") for t in targets]
+    later = [*fanned, "rank_check", "report"]
     stand_in_outputs(dest, later)
     run(dest, "dvc", "commit", "--force", *later)
     run(dest, "git", "add", "-A")

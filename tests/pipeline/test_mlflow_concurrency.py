@@ -75,9 +75,9 @@ def test_parallel_stage_runs_on_a_fresh_sqlite_store(tmp_path):
 
 def test_snakemake_j4_fan_out_gives_one_finished_run_per_job(tmp_path):
     repo = tiny_repo(tmp_path)
-    targets = list(
-        __import__("yaml").safe_load((repo / "params.yaml").read_text())["select"]["targets"]
-    )
+    specs = __import__("yaml").safe_load((repo / "params.yaml").read_text())["select"]["targets"]
+    # Band targets draw from random-search rows, which this stand-in archive does not have.
+    targets = [name for name, spec in specs.items() if "band_of" not in spec]
     assert len(targets) >= 3  # parallel select jobs, one per target
     (repo / "results/search").mkdir(parents=True)
     write_archive(repo / "results/search/archive.csv", [12.0, 20.0, 30.0])  # the search's output

@@ -33,6 +33,8 @@ def test_dvc_repro_runs_the_whole_dag(dvc_repo):
     for target in ("fast", "accurate", "accurate_supernet", "baseline"):
         assert f"| {target} |" in summary
     assert "Verdict" in summary
+    assert "## Ranking: supernet vs stand-alone training" in summary  # from rank_check
+    assert "- Kendall tau " in summary
     # accurate and accurate_supernet: one architecture, retrained from scratch and from the
     # supernet's weights, compared side by side.
     spec = json.loads((dvc_repo / "results/select/accurate_supernet/model.json").read_text())
@@ -40,6 +42,17 @@ def test_dvc_repro_runs_the_whole_dag(dvc_repo):
     trained = json.loads((dvc_repo / "results/retrain/accurate_supernet/metrics.json").read_text())
     assert trained["init"] == "supernet"
     assert f"| `{spec['arch_id']}` | accurate |" in summary
+    # a random architecture from accurate's latency band, and a family of two baselines
+    band = json.loads((dvc_repo / "results/select/accurate_band0/model.json").read_text())
+    accurate = json.loads((dvc_repo / "results/select/accurate/model.json").read_text())
+    assert band["band"]["center_arch_id"] == accurate["arch_id"] != band["arch_id"]
+    assert "## Search vs chance and vs hand design" in summary
+    assert "| accurate | scratch |" in summary and "accurate_band0" in summary
+    report = json.loads((dvc_repo / "reports/summary.json").read_text())
+    assert report["search_vs_baselines"]["baseline_points"] == 2
+    assert report["search_vs_baselines"]["hv_ratio"] is not None
+    metrics = json.loads((dvc_repo / "reports/metrics.json").read_text())
+    assert metrics["band_compared"] >= 1 and "hv_ratio_vs_baselines" in metrics
 
 
 def test_second_repro_is_a_quick_no_op(dvc_repo):

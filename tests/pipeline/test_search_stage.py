@@ -56,6 +56,8 @@ def search_cmd(tag: str) -> list[str]:
         f"{out}/hypervolume.png",
         "--published",
         f"{out}/published.csv",
+        "--efficiency",
+        f"{out}/efficiency.csv",
         "--metrics-out",
         f"{out}/metrics.json",
     ]
@@ -128,7 +130,9 @@ def results(repo: Path, tag: str) -> dict:
         "hypervolume": (out / "hypervolume.csv").read_text(),
         "metrics": {k: v for k, v in metrics.items() if k not in TIMING_METRICS},
         "targets": {
-            name: model_spec(name, spec, out / "archive.csv", params["search"])
+            name: model_spec(
+                name, spec, out / "archive.csv", params["search"], seed=params["base"]["seed"]
+            )
             for name, spec in params["select"]["targets"].items()
         },
     }
@@ -152,3 +156,63 @@ def test_sigterm_saves_progress_and_a_rerun_ends_like_an_unstopped_run(repo):
     assert got == expected
     archive = pd.read_csv(repo / "results/resumed/archive.csv")
     assert archive["in_nsga2"].any() and archive["in_random"].any()
+
+
+def test_the_cache_is_reused_for_the_same_supernet_only(repo):
+    """The evaluation cache is keyed by the supernet's content, not by its params."""
+    import torch
+
+    first = run_search(repo, "cache")
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = run_search(repo, "cache")
+    metrics = json.loads((repo / "results/cache/metrics.json").read_text())
+    assert metrics["cache_reused"] == metrics["evaluations"] > 0, metrics
+    path = repo / "results/pretrain_supernet/supernet.pt"
+    original = path.read_bytes()
+    state = torch.load(path, weights_only=True)  # same params, other weights
+    for tensor in state["model"].values():
+        if tensor.is_floating_point():
+            tensor.mul_(1.01)
+    torch.save(state, path)
+    try:
+        new = run_search(repo, "cache")
+    finally:
+        path.write_bytes(original)
+    assert new.returncode == 0, new.stderr[-3000:]
+    assert "changed: supernet (file)); scoring afresh" in new.stderr, new.stderr[-3000:]
+    metrics = json.loads((repo / "results/cache/metrics.json").read_text())
+    assert metrics["cache_reused"] == 0, metrics
+    assert again.returncode == 0
+
+
+def test_efficiency_seeds_measure_the_search_without_changing_it(repo):
+    """Two seeds and random search to 2x: the efficiency metrics, CSV and membership columns
+    are written, while seed 0's NSGA-II run, and so every target, is the single-seed one's."""
+    from tests.pipeline.test_faults import write_params
+
+    extra = {**SEARCH, "search": {**SEARCH["search"], "efficiency_seeds": 2}}
+    extra["search"]["random_budget_factor"] = 2
+    name = write_params(repo, "efficiency.yaml", extra)
+    if not (repo / "results/straight/metrics.json").is_file():
+        assert run_search(repo, "straight").returncode == 0
+    cmd = [name if arg == "params.yaml" else arg for arg in search_cmd("efficiency")]
+    proc = subprocess.run(
+        cmd, cwd=repo, env=quiet_env(repo), capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, single = repo / "results/efficiency", repo / "results/straight"
+    metrics = json.loads((out / "metrics.json").read_text())
+    alone = json.loads((single / "metrics.json").read_text())
+    assert metrics["hv_nsga2"] == alone["hv_nsga2"] and metrics["hv_random"] == alone["hv_random"]
+    eff = metrics["efficiency"]
+    assert eff["seeds"] == 2 and set(eff["per_seed"]) == {"seed_0", "seed_1"}
+    for entry in eff["per_seed"].values():
+        assert entry["evaluations_random"] == 2 * entry["evaluations_nsga2"]
+        assert 0 < entry["hv_norm_nsga2"] <= 1.21 and 0 < entry["hv_norm_random"] <= 1.21
+    archive, before = pd.read_csv(out / "archive.csv"), pd.read_csv(single / "archive.csv")
+    assert {"in_nsga2_s1", "in_random_s1"} <= set(archive.columns)
+    ids = set(archive["id"][archive["in_nsga2"]])
+    assert ids == set(before["id"][before["in_nsga2"]])
+    curves = pd.read_csv(out / "efficiency.csv")
+    assert set(curves["seed_index"]) == {0, 1} and set(curves["method"]) == {"nsga2", "random"}
+    assert (out / "hypervolume.png").read_bytes().startswith(b"\x89PNG")

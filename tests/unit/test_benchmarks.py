@@ -1,12 +1,19 @@
-"""The baselines the benchmarks compare against compute what the library computes."""
+"""The benchmarks: their baselines compute what the library computes; the GPU suite runs."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
+
+from hyctas.space.arch import Arch
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -24,3 +31,71 @@ def test_dense_attention_equals_sdpa() -> None:
     )
     dense = load("attention_memory").dense_attention(q, k, v)
     assert torch.allclose(dense, F.scaled_dot_product_attention(q, k, v), atol=1e-5)
+
+
+# Not on the bare GPU image the suite runs on (Python 3.12, torch, numpy, pyyaml, tqdm).
+BARE_IMAGE_MISSING = ("mlflow", "dvc", "pymoo", "jsonschema", "cityscapesscripts")
+BLOCKER = f"""
+import sys
+
+class _Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {BARE_IMAGE_MISSING!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)")
+        return None
+
+sys.meta_path.insert(0, _Blocked())
+"""
+
+
+@pytest.mark.slow
+def test_gpu_suite_smoke_runs_every_part_without_the_pipeline_stack(tmp_path: Path) -> None:
+    """`gpu_suite.py --smoke` on CPU, with mlflow, dvc, pymoo, jsonschema, cityscapesscripts
+    unimportable in the suite and every child process it starts (sitecustomize on the path)."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(BLOCKER)
+    env = {**os.environ, "PYTHONPATH": str(blocker)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import jsonschema"], env=env, capture_output=True
+    )
+    assert probe.returncode != 0  # the blocker is active
+    out, spec = tmp_path / "suite" / "gpu_suite.json", tmp_path / "model.json"
+    arch = Arch.from_compact("b0:conv1|sa.5|conv1;b1:conv1|conv1/2|conv1")
+    spec.write_text(json.dumps({"target": "fast", "kind": "segnet", "arch": arch.to_dict()}))
+    cmd = [sys.executable, str(BENCHMARKS / "gpu_suite.py"), "--smoke", "--strict"]
+    cmd += ["--arch", str(spec)]  # a select spec: the searched model
+    proc = subprocess.run(
+        cmd + ["--out", str(out)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    parts = summary["parts"]
+    assert sorted(parts) == ["attention", "ceilings", "latency", "models", "supernet"]
+    for name, part in parts.items():
+        assert part["status"] == "ok", (name, part.get("error"), part.get("skipped"))
+        assert part["forbidden_imports"] == [], name
+    assert not summary["suite"]["params_schema_checked"]  # read without jsonschema
+    models = parts["models"]
+    assert models["found"] == "searched" and models["models"]["searched"]["arch_id"] == arch.id
+    for name in ("searched", "S"):
+        variants = models["models"][name]["variants"]
+        assert set(variants) == {"eager_fp32", "bf16_channels_last", "compiled"}
+        assert all(v["median_ms"] > 0 and v["floor_ms"] > 0 for v in variants.values())
+    assert parts["attention"]["memory_ratio"] > 1 and parts["latency"]["arch_keys_only"]
+    assert 0 <= parts["latency"]["mape_pct"] and -1 <= parts["latency"]["kendall_tau"] <= 1
+    assert summary["search_cost"]["total_h"] > 0
+    assert (out.parent / "latency" / "latency_table.csv").is_file()
+    # the markdown table comes last: the goals
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("| latency_kendall_tau |")
+
+
+def test_roofline_takes_the_larger_of_compute_and_memory() -> None:
+    suite = load("gpu_suite")
+    costs = {"macs": 5e11, "params": 1e6, "input_elements": 0, "logit_elements": 0}
+    costs["conv_output_elements"] = 0
+    compute = suite.roofline(costs, 2, tflops=1000.0, gbps=1000.0)
+    assert compute["bound"] == "compute" and compute["floor_ms"] == pytest.approx(1.0)
+    memory = suite.roofline(costs | {"conv_output_elements": 1e9}, 2, 1000.0, 1000.0)
+    # (1e6 + 2 * 1e9 elements) x 2 bytes over 1e12 B/s
+    assert memory["bound"] == "memory" and memory["floor_ms"] == pytest.approx(4.002)

@@ -8,6 +8,7 @@ from torch import nn
 
 from hyctas.errors import ConfigError
 from hyctas.evaluate import accuracy_metrics, measure_latencies_ms, measure_latency_ms
+from hyctas.latency.runmode import RunMode
 from hyctas.metrics import ConfusionMatrix
 
 BLOCK = {
@@ -21,10 +22,11 @@ BLOCK = {
     "spread_seconds": 0,
     "statistic": "median",
 }
+FP32 = RunMode("float32", channels_last=False, compile="none")
 
 
 def test_latency_fields_are_consistent() -> None:
-    result = measure_latency_ms(nn.Conv2d(3, 4, 3), BLOCK)
+    result = measure_latency_ms(nn.Conv2d(3, 4, 3), BLOCK, FP32)
     assert result["latency_ms"] > 0
     assert result["fps"] == pytest.approx(1000.0 / result["latency_ms"])
     assert result["latency_p90_ms"] >= result["latency_median_ms"]
@@ -37,13 +39,13 @@ def test_latency_fields_are_consistent() -> None:
 def test_bad_clock_names_the_evaluate_key(change: dict, message: str) -> None:
     threads = torch.get_num_threads()
     with pytest.raises(ConfigError, match=f"evaluate.latency.clock: .*{message}"):
-        measure_latency_ms(nn.Conv2d(3, 4, 3), BLOCK | change)
+        measure_latency_ms(nn.Conv2d(3, 4, 3), BLOCK | change, FP32)
     assert torch.get_num_threads() == threads
 
 
 def test_models_timed_side_by_side_keep_their_names_and_order() -> None:
     small, large = nn.Conv2d(3, 4, 1), nn.Sequential(*[nn.Conv2d(3, 3, 5, padding=2)] * 6)
-    found = measure_latencies_ms({"large": large, "small": small}, BLOCK | {"repeats": 5})
+    found = measure_latencies_ms({"large": large, "small": small}, BLOCK | {"repeats": 5}, FP32)
     assert list(found) == ["large", "small"]
     assert found["large"]["latency_ms"] > found["small"]["latency_ms"]
 
@@ -55,3 +57,52 @@ def test_accuracy_metrics_count_a_predicted_class_absent_from_val() -> None:
     # road 1/2, sidewalk 1, building (predicted, not in val) 0, wall (neither) left out.
     assert metrics["iou"] == {"road": 0.5, "sidewalk": 1.0, "building": 0.0, "wall": None}
     assert metrics["classes_evaluated"] == 3 and metrics["miou"] == pytest.approx(0.5)
+
+
+class Probe(nn.Module):
+    """A conv that records the dtype and memory format of what it is called with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.seen: list[tuple] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nhwc = x.is_contiguous(memory_format=torch.channels_last)
+        self.seen.append((x.dtype, self.conv.weight.dtype, nhwc))
+        return self.conv(x)
+
+
+def test_latency_is_timed_in_the_profile_mode_on_a_copy(monkeypatch) -> None:
+    copies: list[nn.Module] = []
+    prepare = RunMode.prepare
+    monkeypatch.setattr(RunMode, "prepare", lambda *a: copies.append(prepare(*a)) or copies[-1])
+    model = Probe()
+    mode = RunMode("bfloat16", channels_last=True, compile="none")
+    result = measure_latency_ms(model, BLOCK, mode)
+    (timed,) = copies
+    assert set(timed.seen) == {(torch.bfloat16, torch.bfloat16, True)}
+    assert len(timed.seen) == BLOCK["warmup"] + BLOCK["repeats"]
+    assert model.seen == [] and model.conv.weight.dtype == torch.float32  # left as it was
+    assert (result["latency_dtype"], result["latency_channels_last"]) == ("bfloat16", True)
+    assert result["latency_compile"] == "none"
+
+
+def test_compile_reaches_the_timed_program_and_needs_its_warmup(monkeypatch) -> None:
+    compiled: list[dict] = []
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: compiled.append(kw) or m)
+    mode = RunMode("float32", channels_last=False, compile="max-autotune")
+    with pytest.raises(ConfigError, match="evaluate.latency.warmup: 1 untimed runs"):
+        measure_latencies_ms({"a": nn.Conv2d(3, 4, 3)}, BLOCK, mode)
+    found = measure_latencies_ms({"a": nn.Conv2d(3, 4, 3)}, BLOCK | {"warmup": 3}, mode)
+    assert compiled == [{"mode": "max-autotune", "dynamic": False}]
+    assert found["a"]["latency_compile"] == "max-autotune"
+
+
+@pytest.mark.slow
+def test_really_compiled_on_cpu() -> None:
+    """torch.compile (inductor, C++ on CPU) under inference_mode and the raised limits."""
+    mode = RunMode("bfloat16", channels_last=True, compile="default")
+    nets = {"a": nn.Conv2d(3, 4, 3), "b": nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())}
+    found = measure_latencies_ms(nets, BLOCK | {"warmup": 3, "repeats": 2}, mode)
+    assert all(r["latency_ms"] > 0 for r in found.values())

@@ -10,6 +10,7 @@ from hyctas.report import (
     init_section,
     markdown,
     rank_correlation,
+    ranking_section,
     verdict,
 )
 
@@ -99,3 +100,128 @@ def test_markdown_states_the_size_and_use_of_each_frame_list():
     assert "- `supernet_train.txt`: 80 frames" in text
     assert "- `val.txt`: 30 frames; evaluate only" in text
     assert "- `train.txt`: 100 frames; retrain" in text
+
+
+def test_the_ranking_section_states_the_correlations_and_one_row_per_architecture():
+    metrics = {
+        "architectures": 2, "repeats": 1, "architectures_by_branches": {"1": 1, "3": 1},
+        "standalone_iterations": 40, "kendall_tau": 1.0, "kendall_tau_sparse": 1.0,
+        "spearman_rho": 1.0, "seed_tau": None, "seed_abs_diff_mean": 0.01,
+        "inherited_vs_latency_rho": -1.0, "standalone_vs_latency_rho": 1.0,
+    }  # fmt: skip
+    rows = [
+        {"index": 0, "arch_id": "a", "branches": 1, "predicted_latency_ms": 9.0,
+         "inherited_miou": 0.1, "seed": 0, "standalone_miou": 0.2},
+        {"index": 1, "arch_id": "b", "branches": 3, "predicted_latency_ms": 30.0,
+         "inherited_miou": 0.05, "seed": 0, "standalone_miou": 0.1},
+        {"index": 0, "arch_id": "a", "branches": 1, "predicted_latency_ms": 9.0,
+         "inherited_miou": 0.1, "seed": 1, "standalone_miou": 0.21},
+    ]  # fmt: skip
+    text = "\n".join(ranking_section({"metrics": metrics, "rows": rows}))
+    assert "Over 2 architectures picked over the branch counts (1: 1, 3: 1)" in text
+    assert "- Kendall tau 1.000 (sparse 1.000), Spearman rho 1.000" in text
+    assert "over the first 1: – (mean difference 0.010 mIoU)" in text
+    assert "stand-alone mIoU (seed 0) | stand-alone mIoU (seed 1) |" in text
+    assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text
+    assert "| `b` | 3 | 30.0 | 0.050 | 0.100 | – |" in text
+    assert ranking_section(None) == ["The rank_check stage was not run."]
+    report = markdown(
+        [row("fast", 0.1, 15.0)], {}, SIZES, None, {}, "t", {"metrics": metrics, "rows": rows}
+    )
+    assert "## Ranking: supernet vs stand-alone training" in report and text in report
+
+
+def band_row(target, miou, latency, center="a1", init="scratch", arch="r"):
+    """A random architecture retrained from the latency band of the searched `center`."""
+    band = {"center_arch_id": center, "of": "front_quantile=0.1", "draw": 0}
+    return dict(row(target, miou, latency, arch=arch + target, init=init), band=band)
+
+
+def paired(rows):
+    return [dict(r, paired_latency_ms=r["latency_ms"] - 1.0) for r in rows]
+
+
+CHANCE_ROWS = paired(
+    [
+        row("fast", 0.20, 11.0, arch="a1"),
+        row("fast_supernet", 0.22, 11.0, arch="a1", init="supernet"),
+        row("accurate", 0.30, 21.0, arch="a2"),
+        band_row("fast_r0", 0.10, 12.0),
+        band_row("fast_r1", 0.15, 10.0),
+        band_row("fast_sn_r0", 0.30, 11.0, init="supernet"),
+        dict(BASE, width=0.5),
+    ]
+)
+
+
+def test_each_searched_target_meets_its_bands_randoms_with_the_same_init():
+    from hyctas.report import band_comparison
+
+    got = {c["target"]: c for c in band_comparison(CHANCE_ROWS)}
+    assert set(got) == {"fast", "fast_supernet", "accurate"}  # band rows are no searched targets
+    fast = got["fast"]
+    assert [b["target"] for b in fast["randoms"]] == ["fast_r0", "fast_r1"]
+    assert fast["randoms"][0]["latency_ms"] == 11.0  # the paired latency
+    assert fast["random_mean_miou"] == pytest.approx(0.125)
+    assert fast["difference"] == pytest.approx(0.075) and fast["beats_mean"] is True
+    assert got["fast_supernet"]["random_mean_miou"] == pytest.approx(0.30)
+    assert got["fast_supernet"]["beats_mean"] is False
+    assert got["accurate"]["randoms"] == [] and got["accurate"]["beats_mean"] is None
+
+
+def test_a_band_random_is_never_the_searched_winner_of_the_verdict():
+    rows = [BASE, row("fast", 0.08, 15.0), band_row("fast_r0", 0.2, 10.0)]
+    assert "No searched architecture beats" in verdict(rows)
+
+
+def test_hypervolume_of_the_searched_targets_over_the_baseline_family():
+    from hyctas.report import hv_vs_baselines
+
+    rows = [
+        row("s1", 0.3, 10.0),
+        row("s2", 0.5, 20.0),
+        band_row("s1_r0", 0.9, 1.0),  # not a searched point, not in the normalisation
+        dict(BASE, target="b1", miou=0.2, latency_ms=15.0),
+        dict(BASE, target="b2", miou=0.4, latency_ms=30.0),
+    ]
+    hv = hv_vs_baselines(rows)
+    # ideal (mIoU 0.5, 10 ms), nadir (0.2, 30 ms): s1 -> (2/3, 0), s2 -> (0, 1/2),
+    # b1 -> (1, 1/4), b2 -> (1/3, 1); reference (1.1, 1.1)
+    hv_s = (1.1 - 2 / 3) * 1.1 + 1.1 * (1.1 - 0.5) - (1.1 - 2 / 3) * (1.1 - 0.5)
+    hv_b = 0.1 * (1.1 - 0.25) + (1.1 - 1 / 3) * 0.1 - 0.1 * 0.1
+    assert hv["latency"] == "latency_ms" and hv["searched_points"] == 2
+    assert hv["hv_searched"] == pytest.approx(hv_s) and hv["hv_baselines"] == pytest.approx(hv_b)
+    assert hv["hv_ratio"] == pytest.approx(hv_s / hv_b)
+    assert hv_vs_baselines(rows[:3])["hv_ratio"] is None  # no baseline family
+
+
+def test_the_chance_section_and_its_metrics():
+    from hyctas.report import band_comparison, chance_metrics, chance_section, hv_vs_baselines
+
+    text = "\n".join(chance_section(CHANCE_ROWS))
+    assert "| fast | scratch | 0.200 | 10.0 | fast_r0 0.100 @ 11.0; fast_r1 0.150 @ 9.0 |" in text
+    assert "| 0.125 | +0.075 |" in text and "paired latency" in text
+    assert "1 of 2 searched targets with band targets" in text
+    assert "baseline family" in text and "ratio" in text
+    assert "No band target" in "\n".join(chance_section([row("fast", 0.2, 10.0), BASE]))
+    summary = {
+        "search_vs_chance": band_comparison(CHANCE_ROWS),
+        "search_vs_baselines": hv_vs_baselines(CHANCE_ROWS),
+    }
+    metrics = chance_metrics(summary)
+    assert metrics["band_compared"] == 2 and metrics["band_wins"] == 1
+    assert metrics["fast.band_random_mean_miou"] == pytest.approx(0.125)
+    assert metrics["hv_ratio_vs_baselines"] == summary["search_vs_baselines"]["hv_ratio"]
+    assert "## Search vs chance and vs hand design" in markdown(
+        CHANCE_ROWS, {}, SIZES, None, {}, "t"
+    )
+
+
+def test_the_front_plot_draws_the_baseline_family_and_the_band_randoms(tmp_path):
+    from hyctas.report import plot_front_with_targets
+
+    archive = tmp_path / "archive.csv"
+    archive.write_text("latency_ms,miou\n9.0,0.05\n12.0,0.07\n")
+    family = [dict(BASE, target=f"b{w}", width=w, miou=0.1 * w, latency_ms=10 * w) for w in (1, 2)]
+    plot_front_with_targets(tmp_path / "front.png", archive, [*CHANCE_ROWS[:4], *paired(family)])
+    assert (tmp_path / "front.png").read_bytes().startswith(b"\x89PNG")

@@ -11,7 +11,13 @@ rule evaluate:
         metrics="results/evaluate/{target}/metrics.json",
     params:
         file=PARAMS_FILE,
-        reads=params_of("base", "evaluate"),
+        reads=params_of(
+            "base",
+            "evaluate",
+            "profile_latency.dtype",
+            "profile_latency.channels_last",
+            "profile_latency.compile",
+        ),
     # Timings are only honest on an otherwise idle machine: take every core.
     threads: exclusive_threads("evaluate")
     resources:

@@ -8,6 +8,8 @@ rule report:
         archive="results/search/archive.csv",
         search="results/search/metrics.json",
         data="data/prepare_data/metrics.json",
+        ranking="results/rank_check/ranking.csv",
+        ranking_metrics="results/rank_check/metrics.json",
     output:
         summary=report("reports/summary.md", category="Summary"),
         summary_json="reports/summary.json",
@@ -20,7 +22,15 @@ rule report:
         retrain_dir=lambda w, input: parent_of_targets(input.trained),
         evaluate_dir=lambda w, input: parent_of_targets(input.evaluated),
         out_dir=lambda w, output: os.path.dirname(output.summary),
-        reads=params_of("base.mlflow_experiment", "select", "evaluate.latency", "report"),
+        reads=params_of(
+            "base.mlflow_experiment",
+            "select",
+            "evaluate.latency",
+            "profile_latency.dtype",
+            "profile_latency.channels_last",
+            "profile_latency.compile",
+            "report",
+        ),
     resources:
         **resources_for("report"),
     threads: exclusive_threads("report")  # paired latency: the timings need an idle machine
@@ -32,5 +42,6 @@ rule report:
         "python -m stages.report --params {params.file} --select-dir {params.select_dir}"
         " --retrain-dir {params.retrain_dir} --evaluate-dir {params.evaluate_dir}"
         " --archive {input.archive} --search-metrics {input.search}"
-        " --data-metrics {input.data}"
+        " --data-metrics {input.data} --ranking {input.ranking}"
+        " --ranking-metrics {input.ranking_metrics}"
         " --out {params.out_dir} --metrics-out {output.metrics} 2> {log}"

@@ -13,6 +13,7 @@ rule search:
         front_plot="results/search/front.png",
         hv_plot="results/search/hypervolume.png",
         published="results/search/published.csv",
+        efficiency="results/search/efficiency.csv",
         metrics="results/search/metrics.json",
     params:
         file=PARAMS_FILE,
@@ -32,4 +33,4 @@ rule search:
         " --archive {output.archive} --front {output.front}"
         " --hypervolume {output.hypervolume} --front-plot {output.front_plot}"
         " --hv-plot {output.hv_plot} --published {output.published}"
-        " --metrics-out {output.metrics} 2> {log}"
+        " --efficiency {output.efficiency} --metrics-out {output.metrics} 2> {log}"

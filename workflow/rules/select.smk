@@ -9,6 +9,7 @@ rule select:
         file=PARAMS_FILE,
         reads=lambda wc: params_of(
             "base.mlflow_experiment",
+            "base.seed",
             "search.extra_objectives",
             "search.constraints",
             f"select.targets.{wc.target}",

@@ -47,6 +47,8 @@ def profile_block(**overrides: Any) -> dict[str, Any]:
         "width": SIZE[1],
         "batch_size": 1,
         "dtype": "float32",
+        "channels_last": False,
+        "compile": "none",
         "threads": 1,
         "clock": "cpu",
         "warmup": 1,

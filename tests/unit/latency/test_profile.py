@@ -43,6 +43,18 @@ def test_run_profile_tiny() -> None:
     assert predictor.cfg == cfg
 
 
+def test_partial_table_in_bf16_channels_last_validates_the_predictor() -> None:
+    """The GPU suite's subset: only the keys of the sampled archs, in the mode they run in."""
+    cfg = space(max_depth=2)
+    mode = {"dtype": "bfloat16", "channels_last": True}
+    result = run_profile(cfg, CLASSES, settings(**mode), seed=0, arch_keys_only=True)
+    m, meta = result.metrics, result.table.meta
+    assert m["arch_keys_only"] and 0 < m["keys"] < len(enumerate_keys(cfg, CLASSES, SIZE))
+    assert (m["dtype"], m["channels_last"], m["compile"]) == ("bfloat16", True, "none")
+    assert (meta["dtype"], meta["channels_last"], meta["compile"]) == ("bfloat16", True, "none")
+    assert len(result.rows) == 3 and m["mape_pct"] >= 0
+
+
 def test_stage_writes_its_outputs(
     tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

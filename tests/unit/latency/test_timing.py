@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -142,3 +144,91 @@ def test_groups_respect_the_memory_budget() -> None:
     groups = list(_grouped(iter(pieces), budget_bytes=2 * size))
     assert [len(g) for g in groups] == [2, 2, 1]
     assert [len(g) for g in _grouped(iter(pieces), budget_bytes=1)] == [1] * 5
+
+
+def test_cuda_stopwatch_syncs_then_times_with_events_on_the_stream(monkeypatch) -> None:
+    """No GPU here: fake torch.cuda records the calls, which must come in this order."""
+    import hyctas.latency.timing as timing
+
+    calls: list[str] = []
+
+    class FakeEvent:
+        def __init__(self, enable_timing: bool) -> None:
+            assert enable_timing
+            self.name = "start" if not any(c.startswith("new") for c in calls) else "end"
+            calls.append(f"new {self.name}")
+
+        def record(self, stream: str) -> None:
+            calls.append(f"record {self.name} on {stream}")
+
+        def synchronize(self) -> None:
+            calls.append(f"wait {self.name}")
+
+        def elapsed_time(self, other: FakeEvent) -> float:
+            calls.append(f"elapsed {self.name}->{other.name}")
+            return 1.5
+
+    device = torch.device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d: calls.append(f"sync {d}"))
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda d: f"stream({d})")
+    watch = timing.stopwatch_for(device, time.perf_counter)
+    calls.clear()
+    (samples,) = interleaved_samples([lambda: calls.append("run")], [0], [1], lambda: None, 0,
+                                     stopwatch=watch)  # fmt: skip
+    assert samples == [1.5]
+    assert calls == [
+        "sync cuda:1",  # earlier queued work is not counted
+        "record start on stream(cuda:1)",
+        "run",
+        "record end on stream(cuda:1)",
+        "wait end",  # the host waits for the region's end before reading the time
+        "elapsed start->end",
+    ]
+
+
+def test_host_stopwatch_waits_for_the_device_around_the_call() -> None:
+    from hyctas.latency.timing import host_stopwatch
+
+    calls: list[str] = []
+    ticks = iter([1.0, 1.25])
+    watch = host_stopwatch(lambda: calls.append("sync"), lambda: next(ticks))
+    assert watch(lambda: calls.append("run")) == pytest.approx(250.0)
+    assert calls == ["sync", "run", "sync"]
+
+
+def test_cpu_clock_on_a_gpu_is_refused_with_the_reason() -> None:
+    from hyctas.latency.settings import checked_clock
+
+    with pytest.raises(ConfigError, match="k.clock: 'cpu' on cuda: GPU runs are timed with CUDA"):
+        checked_clock("cpu", torch.device("cuda"), 1, "k.clock")
+    assert checked_clock("wall", torch.device("cuda"), 1, "k.clock") is time.perf_counter
+
+
+def test_compiled_profile_needs_a_warmup_covering_compilation() -> None:
+    with pytest.raises(ConfigError, match="profile_latency.warmup: 1 untimed runs do not cover"):
+        settings(compile="default", warmup=1)
+    assert settings(compile="reduce-overhead", warmup=3).run_mode().compile == "reduce-overhead"
+
+
+def test_table_and_networks_run_in_bf16_channels_last(monkeypatch) -> None:
+    """Every piece and network is prepared in the settings' RunMode before it is timed."""
+    from hyctas.latency.pieces import Piece
+
+    cfg = space(max_depth=2)
+    keys = enumerate_keys(cfg, CLASSES, SIZE)[:6]
+    prepared: list[tuple] = []
+    original = Piece.prepare
+
+    def spy(piece, device, mode):
+        prepared.append((mode.dtype, mode.channels_last))
+        out = original(piece, device, mode)
+        assert all(p.dtype == torch.bfloat16 for p in out.module.parameters())
+        return out
+
+    monkeypatch.setattr(Piece, "prepare", spy)
+    s = settings(dtype="bfloat16", channels_last=True, repeats=1, network_repeats=2, warmup=0)
+    with profiling(s):
+        table, nets = time_table_and_networks(keys, [arch("conv1|sa1")], cfg, CLASSES, s)
+    assert len(table) == 6 and nets[0].runs == 2
+    assert prepared == [("bfloat16", True)] * 7  # 1 network + 6 pieces

@@ -64,6 +64,44 @@ def test_extracted_network_equals_supernet_forward(supernet: Supernet, index: in
     assert n_child < sum(p.numel() for p in supernet.parameters())
 
 
+@pytest.fixture(scope="module")
+def per_branch() -> Supernet:
+    torch.manual_seed(1)
+    net = Supernet(CFG, num_classes=4, aux=True, cell_sharing="branch")
+    _randomize(net)
+    return net.eval()
+
+
+@pytest.mark.parametrize("index", range(0, 24, 3))
+def test_per_branch_cells_extract_the_same_network(per_branch: Supernet, index: int) -> None:
+    a = _archs()[index]
+    x = torch.randn(1, 3, 64, 128, generator=torch.Generator().manual_seed(index))
+    with torch.no_grad():
+        expected = per_branch(x, a)
+        got = per_branch.extract(a)(x)
+    assert expected.abs().max() > 1e-3
+    assert (expected - got).abs().max().item() < 1e-5, a.compact()
+
+
+def test_per_branch_cells_keep_diverged_branches_apart() -> None:
+    """Two branches taking the same cell at the same place after they diverged use two sets
+    of weights; the shared prefix uses the finest branch's (scale 0 here)."""
+    net = Supernet(CFG, num_classes=4, cell_sharing="branch").train()
+    a = arch("conv.5|conv.333333|conv1", "conv.5|conv.5|conv1/2")  # diverge at cell 1
+    net(torch.randn(2, 3, 64, 64), a).sum().backward()
+
+    def grad(index: int, final: int) -> torch.Tensor | None:
+        return net.cells[cell_key(index, 0, 1, "conv", final)].conv.conv.weight.grad
+
+    assert grad(0, 0) is not None and grad(0, 1) is None  # the shared first cell: scale 0's
+    assert grad(1, 0) is not None and grad(1, 1) is not None  # diverged: one set each
+    assert not torch.equal(
+        net.cells[cell_key(1, 0, 1, "conv", 0)].conv.conv.weight,
+        net.cells[cell_key(1, 0, 1, "conv", 1)].conv.conv.weight,
+    )
+    assert len(net.cells) > 1.8 * len(Supernet(CFG, num_classes=4).cells)
+
+
 def test_train_mode_returns_aux_outputs_and_trains_only_the_sampled_path() -> None:
     net = Supernet(CFG, num_classes=4, aux=True).train()
     a = arch("conv.5|conv1", "sa1/2|conv1/2|conv1")

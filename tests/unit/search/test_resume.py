@@ -27,16 +27,28 @@ BLOCK = {
     "crossover_prob": 0.9,
     "mutation_rate": 0.15,
     "random_baseline": True,
+    "efficiency_seeds": 1,
+    "random_budget_factor": 1,
     "hv_reference": HV_REFERENCE,
 }
+# Two further seeds, random search to 2.5x NSGA-II's budget: every run joins the checkpoint.
+EFFICIENCY = {**BLOCK, "efficiency_seeds": 3, "random_budget_factor": 2.5}
 TARGETS = {"fast": {"front_quantile": 0.0}, "mid": {"front_quantile": 0.5}}
 
 
 class Process:
     """One run of the search over the cache in `folder`, sending SIGTERM at `stop_at`."""
 
-    def __init__(self, space, folder, stop_at: int | None = None, constrained: bool = False):
+    def __init__(
+        self,
+        space,
+        folder,
+        stop_at: int | None = None,
+        constrained: bool = False,
+        block: dict = BLOCK,
+    ):
         self.calls = 0
+        self.block = block
         self.stop_at = stop_at
         self.objectives = [
             Objective("acc", self._counted(proxy_accuracy), "max"),
@@ -60,20 +72,25 @@ class Process:
 
         return wrapped
 
-    def run(self):
-        """The searches, then what the stage does once its outputs are written."""
-        nsga, rand = run_searchers(
+    def run_all(self):
+        """Every seed's searches, then what the stage does once its outputs are written."""
+        pairs = run_searchers(
             self.space,
             self.objectives,
             self.constraints,
-            BLOCK,
+            self.block,
             0,
             self.archive,
             self.checkpoint,
             progress=False,
         )
         self.checkpoint.finish()
-        return nsga, rand
+        return pairs
+
+    def run(self):
+        """The search's own pair (NSGA-II, random search)."""
+        pair = self.run_all()[0]
+        return pair.nsga, pair.random
 
 
 def outcome(process, nsga, rand) -> dict:
@@ -177,5 +194,58 @@ def test_a_search_stopped_after_it_ended_resumes_with_nothing_left_to_do(space, 
     )  # ... and the stage was stopped before its outputs were written (no finish())
     assert process.checkpoint.path.is_file()
     again = Process(space, tmp_path)
-    assert again.run() == first and again.calls == 0
+    assert again.run_all() == first and again.calls == 0
     assert not again.checkpoint.path.exists()
+
+
+def efficiency_outcome(process, pairs) -> dict:
+    """What the stage writes from every seed's runs: membership columns and efficiency."""
+    from hyctas.search.efficiency import measure
+    from hyctas.search.run import visited
+
+    runs = visited(pairs)
+    eff = measure(process.archive, pairs, EFFICIENCY["random_budget_factor"])
+    return {
+        "cache": process.cache.read_bytes(),
+        "rows": process.archive.to_frame(runs=runs),
+        "pairs": pairs,
+        "summary": eff.summary,
+        "csv": eff.rows,
+    }
+
+
+def test_efficiency_seeds_resume_like_the_search(space, tmp_path):
+    """Stops inside the further seeds' NSGA-II and random runs: the rerun ends like a run never
+    stopped, and the state file names every run in the order they ran."""
+    straight = Process(space, tmp_path / "straight", block=EFFICIENCY)
+    (tmp_path / "straight").mkdir()
+    pairs = straight.run_all()
+    expected = efficiency_outcome(straight, pairs)
+    assert [p.index for p in pairs] == [0, 1, 2]
+    assert [(p.nsga_seed, p.random_seed) for p in pairs] == [(0, 1), (2, 3), (4, 5)]
+    for p in pairs:  # random search went on to 2.5x NSGA-II's evaluations
+        assert p.random.n_evaluations == round(2.5 * p.nsga.n_evaluations)
+        assert p.random.evals_history[: len(p.nsga.evals_history)] == p.nsga.evals_history
+    assert set(visited_columns(expected["rows"])) == {
+        "in_nsga2", "in_random", "in_nsga2_s1", "in_random_s1", "in_nsga2_s2", "in_random_s2",
+    }  # fmt: skip
+    computed = straight.calls
+    folder = tmp_path / "stopped"
+    folder.mkdir()
+    # at the n-th computed evaluation overall: seed 0's NSGA-II, seed 1, seed 2's random search
+    for nth in (5, computed // 2, computed - 3):
+        process = Process(space, folder, block=EFFICIENCY)
+        process.stop_at = nth - len(process.archive)  # its cache holds what ran before
+        with pytest.raises(Preempted, match="run the stage again to resume"):
+            process.run_all()
+    state = json.loads(process.checkpoint.path.read_text())
+    assert state["order"] == ["nsga2", "random", "nsga2_s1", "random_s1", "nsga2_s2", "random_s2"]
+    process = Process(space, folder, block=EFFICIENCY)
+    got = efficiency_outcome(process, process.run_all())
+    assert got["rows"].equals(expected["rows"]) and got["cache"] == expected["cache"]
+    assert got["pairs"] == expected["pairs"]
+    assert got["summary"] == expected["summary"] and got["csv"] == expected["csv"]
+
+
+def visited_columns(frame) -> list[str]:
+    return [c for c in frame.columns if c.startswith("in_")]

@@ -11,8 +11,19 @@ from hyctas.data.dataset import SegmentationDataset
 from hyctas.data.prepare import Splits, prepare_tree
 from hyctas.errors import ConfigError
 from hyctas.metrics import ConfusionMatrix
+from hyctas.space.config import SpaceConfig
+from hyctas.space.extremes import largest_arch, smallest_arch
+from hyctas.train.config import TrainConfig
 from hyctas.train.distributed import DistInfo
-from hyctas.train.supernet import EvalFrames, chance_miou, pretrain
+from hyctas.train.supernet import (
+    EvalFrames,
+    chance_miou,
+    inplace_distillation,
+    load_supernet,
+    pretrain,
+    step_archs,
+    training_space,
+)
 from tests.pipeline.tiny import tiny_params
 
 
@@ -76,3 +87,67 @@ def test_pretrain_names_a_search_split_that_leaves_less_than_a_batch(lists, tmp_
     assert "supernet_train.txt: 1 frame(s)" in str(info.value)
     assert "pretrain_supernet.recipe.batch_size = 2" in str(info.value)
     assert "prepare_data.search_split.images" in str(info.value)
+
+
+def test_sandwich_rules_train_the_largest_first_then_the_smallest_then_a_draw() -> None:
+    cfg = SpaceConfig.from_params(tiny_params()["search_space"])
+    for sampling in ("sandwich", "sandwich_distill"):
+        largest, smallest, drawn = step_archs(cfg, 0, sampling)(5)
+        assert (largest, smallest) == (largest_arch(cfg), smallest_arch(cfg))
+        assert drawn == step_archs(cfg, 0, "uniform")(5)[0]  # the same draw as uniform's
+    with pytest.raises(ConfigError, match="pretrain_supernet.sampling"):
+        step_archs(cfg, 0, "random")
+
+
+def test_the_training_rho_draws_the_branch_counts_it_names() -> None:
+    cfg = SpaceConfig.from_params(tiny_params()["search_space"])
+    only_three = step_archs(training_space(cfg, [0.0, 0.0, 1.0]), 0, "uniform")
+    assert {len(only_three(step)[0].branches) for step in range(30)} == {3}
+    with pytest.raises(ConfigError, match=r"pretrain_supernet\.branch_ratios: .*sum to 1"):
+        training_space(cfg, [0.5, 0.2, 0.2])
+    with pytest.raises(ConfigError, match=r"pretrain_supernet\.branch_ratios: .*length 3"):
+        training_space(cfg, [0.5, 0.5])
+
+
+def test_inplace_distillation_teaches_the_students_with_the_first_output() -> None:
+    recipe = TrainConfig.from_params(tiny_params()["pretrain_supernet"]["recipe"], "r")
+    labels = torch.randint(0, 4, (2, 8, 8))
+    gen = torch.Generator().manual_seed(0)
+    teacher = torch.randn(2, 4, 8, 8, generator=gen, requires_grad=True)
+    student = torch.randn(2, 4, 8, 8, generator=gen, requires_grad=True)
+    pure = inplace_distillation(recipe, 255, temperature=1.0, label_weight=0.0)
+    first = pure(0, (teacher, []), labels)  # the teacher: its label loss
+    assert first.item() > 0
+    assert pure(1, (teacher.detach().clone(), []), labels).item() == pytest.approx(0, abs=1e-6)
+    pure(2, (student, [student * 2]), labels).backward()
+    assert teacher.grad is None and student.grad.abs().sum() > 0
+    mixed = inplace_distillation(recipe, 255, temperature=1.0, label_weight=0.5)
+    mixed(0, teacher, labels)
+    assert mixed(1, teacher.detach().clone(), labels).item() == pytest.approx(
+        0.5 * first.item(), rel=1e-5
+    )
+
+
+@pytest.fixture
+def lists_one_held_out(tiny_tree, tmp_path):
+    """tiny_tree's lists: 3 training frames, 1 held out for the search (2 train the supernet)."""
+    splits = Splits(train="train", val="val", search_images=1, search_seed=0)
+    out = tmp_path / "lists1"
+    kw = dict(num_classes=19, ignore_label=255, on_bad_file="error", workers=1, progress=False)
+    prepare_tree(tiny_tree, splits, out, **kw)
+    return out
+
+
+def test_distilled_supernet_with_per_branch_cells_trains_and_rebuilds(lists_one_held_out, tmp_path):
+    options = {"sampling": "sandwich_distill", "cell_sharing": "branch", "probe_images": 1}
+    params = tiny_params({"pretrain_supernet": {**options, "recipe": {"iterations": 2}}})
+    where = dict(device=torch.device("cpu"), info=DistInfo(), progress=False)
+    out = tmp_path / "supernet.pt"
+    summary = pretrain(params, lists_one_held_out, out, tmp_path / "c.pt", **where)
+    assert np.isfinite(summary["metrics"]["final_loss"])
+    net, cfg, state = load_supernet(out, torch.device("cpu"))
+    assert state["cell_sharing"] == net.cell_sharing == "branch"
+    arch = largest_arch(cfg)
+    x = torch.randn(1, 3, 64, 128)
+    with torch.no_grad():
+        assert torch.allclose(net(x, arch), net.extract(arch).eval()(x), atol=1e-5)

@@ -1,0 +1,329 @@
+"""The `rank_check` stage's logic: inherited-weight mIoU against stand-alone mIoU.
+
+For N architectures picked over the branch counts and the predicted-latency range
+(`hyctas.ranking.pick`):
+
+* the *inherited* mIoU is the search's objective itself: `subnet_miou` on the first
+  `search.images` search-split frames after re-estimating BatchNorm on
+  `search.bn_calib_batches` batches of `search.bn_batch_size` supernet training frames;
+* the *stand-alone* mIoU comes from training the network from scratch with `retrain.recipe`
+  (its `iterations` replaced by `rank_check.iterations`) on train.txt, then evaluating it on
+  the whole val split as `evaluate` does (`val_confusion`, Cityscapes mIoU);
+* the first K architectures are trained again with `rank_check.repeat_seed`: the
+  seed-to-seed tau is the ceiling any proxy of stand-alone mIoU can reach.
+
+Runs go one after another, each with its own resumable checkpoint
+(`<checkpoints>/<arch id>-seed<seed>.pt`, fingerprinted like retrain's) and, once evaluated,
+its result (`.json` beside it). SIGTERM saves the run in progress; the next invocation
+reuses every finished run and resumes that one at its step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hyctas.atomic import atomic_path, write_json
+from hyctas.data import TRAIN_LIST
+from hyctas.errors import ConfigError
+from hyctas.evaluate import val_confusion
+from hyctas.models.factory import build_model
+from hyctas.provenance import Fingerprint
+from hyctas.ranking.correlation import rank_correlations
+from hyctas.ranking.pick import Candidate, candidate_pool, stratified_pick
+from hyctas.space.arch import Arch
+from hyctas.space.config import SpaceConfig
+from hyctas.train.config import TrainConfig
+from hyctas.train.distributed import DistInfo
+from hyctas.train.loop import LoopHooks, train_loop
+from hyctas.train.session import training_dataset
+from hyctas.train.supernet import EvalFrames, load_supernet, subnet_miou
+
+STAGE = "rank_check"
+
+
+def standalone_recipe(params: dict) -> dict:
+    """`retrain.recipe` with `rank_check.iterations`: the recipe of every stand-alone run.
+
+    Raises:
+        ConfigError: the iterations do not exceed the recipe's warm-up.
+    """
+    recipe = {**params["retrain"]["recipe"], "iterations": params[STAGE]["iterations"]}
+    if recipe["warmup_iters"] >= recipe["iterations"]:
+        raise ConfigError(
+            f"{STAGE}.iterations = {recipe['iterations']} must be above retrain.recipe."
+            f"warmup_iters = {recipe['warmup_iters']} (the stand-alone runs use the retrain "
+            "recipe with these iterations)"
+        )
+    return recipe
+
+
+def planned_runs(block: dict, seed: int) -> list[tuple[int, int]]:
+    """(architecture index, seed) of every stand-alone run: all N with `seed`, then the first
+    K again with `repeat_seed`.
+
+    Raises:
+        ConfigError: K exceeds N, or the repeat seed is the first seed.
+    """
+    n, k = block["architectures"], block["repeats"]
+    if k > n:
+        raise ConfigError(f"{STAGE}.repeats = {k} exceeds {STAGE}.architectures = {n}")
+    if k and block["repeat_seed"] == seed:
+        raise ConfigError(
+            f"{STAGE}.repeat_seed = {seed} is base.seed: the repeats would be the same runs"
+        )
+    return [(i, seed) for i in range(n)] + [(i, block["repeat_seed"]) for i in range(k)]
+
+
+def train_standalone(
+    params: dict,
+    arch: Arch,
+    cfg: SpaceConfig,
+    seed: int,
+    lists_dir: Path,
+    checkpoint: Path,
+    *,
+    device: torch.device,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train `arch` from scratch with `seed` (resuming `checkpoint`), then its val mIoU.
+
+    The result is cached beside the checkpoint (`.json`) under the run's fingerprint; a
+    cached result with the same fingerprint is returned without training.
+    """
+    base = {**params["base"], "seed": seed}
+    block = standalone_recipe(params)
+    recipe = TrainConfig.from_params(block, "retrain.recipe")
+    flip = params["evaluate"]["flip"]
+    fingerprint = Fingerprint.of(
+        STAGE,
+        {
+            "base": base,
+            "arch": arch.to_dict(),
+            "space": cfg.to_params(),
+            "recipe": block,
+            "flip": flip,
+        },
+        {"lists": lists_dir},
+    )
+    done = checkpoint.with_suffix(".json")
+    if done.is_file():
+        cached = json.loads(done.read_text())
+        if fingerprint.matches(cached.get("fingerprint")):
+            return {**cached["result"], "reused": True}
+    torch.manual_seed(seed)
+    model = build_model(
+        "segnet", num_classes=base["num_classes"], aux=True, arch=arch, search_space=cfg
+    )
+    hooks = LoopHooks(archs_for_step=lambda step: [None], forward=lambda m, x, _: m(x))
+    start = time.perf_counter()
+    trained = train_loop(
+        model,
+        training_dataset(lists_dir, TRAIN_LIST, base, recipe),
+        recipe,
+        hooks,
+        device=device,
+        info=DistInfo(),
+        seed=seed,
+        ignore_label=base["ignore_label"],
+        checkpoint_path=checkpoint,
+        fingerprint=fingerprint,
+        stop_after=stop_after,
+        progress=progress,
+    )
+    norm = {"mean": recipe.augment.mean, "std": recipe.augment.std}
+    matrix, _ = val_confusion(model, lists_dir, norm, base, device, flip)
+    result = {
+        "standalone_miou": matrix.miou(),
+        "final_loss": trained.summary(0.0)["final_loss"],
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    write_json(done, {"fingerprint": fingerprint.to_dict(), "result": result})
+    return {**result, "reused": False, "resumed_from_step": trained.resumed_from}
+
+
+def _log(message: str) -> None:
+    print(f"[{STAGE}] {message}", file=sys.stderr, flush=True)
+
+
+def rank_check(
+    params: dict,
+    supernet_path: Path,
+    lists_dir: Path,
+    latency: Callable[[Arch], float],
+    checkpoints: Path,
+    *,
+    device: torch.device,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Pick, score and train the architectures; returns `rows` (one per run) and `metrics`.
+
+    Args:
+        latency: predicted latency (ms) of an architecture (`LatencyPredictor.predict`).
+        checkpoints: folder of the runs' checkpoints and cached results.
+        stop_after: stop each run after this step, as if signalled (tests of resumption).
+    """
+    start = time.perf_counter()
+    base, block, search = params["base"], params[STAGE], params["search"]
+    standalone_recipe(params)  # a bad recipe fails before anything runs
+    runs = planned_runs(block, base["seed"])
+    supernet, cfg, state = load_supernet(supernet_path, device)
+    picks = stratified_pick(
+        candidate_pool(cfg, latency, base["seed"], block["pool"]), block["architectures"]
+    )
+    augment = state["params"]["recipe"]["augment"]  # the search normalises as the supernet
+    frames = EvalFrames.load(
+        lists_dir,
+        base,
+        augment["mean"],
+        augment["std"],
+        search["bn_calib_batches"],
+        search["bn_batch_size"],
+        search["images"],
+        "search.images",
+    )
+    inherited = [subnet_miou(supernet, c.arch, frames, base, device) for c in picks]
+    del supernet, frames
+    rows = []
+    for number, (index, seed) in enumerate(runs, 1):
+        pick = picks[index]
+        where = f"run {number}/{len(runs)}: {pick.arch.compact()} (seed {seed})"
+        checkpoint = checkpoints / f"{pick.arch.id}-seed{seed}.pt"
+        result = train_standalone(
+            params,
+            pick.arch,
+            cfg,
+            seed,
+            lists_dir,
+            checkpoint,
+            device=device,
+            stop_after=stop_after,
+            progress=progress,
+        )
+        if result["reused"]:
+            _log(f"{where}: reused the finished run, mIoU {result['standalone_miou']:.4f}")
+        else:
+            resumed = result["resumed_from_step"]
+            how = f"resumed from step {resumed}" if resumed else "trained"
+            _log(f"{where}: {how}, mIoU {result['standalone_miou']:.4f}")
+        rows.append(_row(index, pick, inherited[index], seed, result["standalone_miou"]))
+    return {
+        "rows": rows,
+        "metrics": {
+            **ranking_metrics(rows, base["seed"], block["repeat_seed"]),
+            "pool": block["pool"],
+            "standalone_iterations": block["iterations"],
+            "seconds": round(time.perf_counter() - start, 1),
+        },
+    }
+
+
+def _row(index: int, pick: Candidate, inherited: float, seed: int, miou: float) -> dict:
+    return {
+        "index": index,
+        "arch_id": pick.arch.id,
+        "compact": pick.arch.compact(),
+        "branches": pick.branches,
+        "predicted_latency_ms": pick.latency_ms,
+        "inherited_miou": inherited,
+        "seed": seed,
+        "standalone_miou": miou,
+    }
+
+
+def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int) -> dict[str, Any]:
+    """Correlations and counts of the ranking rows (first seed: the N; both: the K).
+
+    `kendall_tau`, `kendall_tau_sparse`, `spearman_rho`: inherited vs stand-alone mIoU over
+    the N; `seed_tau`, `seed_spearman_rho`: stand-alone mIoU of the two seeds over the K, and
+    `seed_abs_diff_mean` their mean absolute difference; `*_vs_latency_rho`: Spearman rho of
+    each mIoU against predicted latency (does accuracy grow with network size?).
+    """
+    first = [r for r in rows if r["seed"] == seed]
+    second = {r["index"]: r for r in rows if r["seed"] == repeat_seed}
+    paired = [(r, second[r["index"]]) for r in first if r["index"] in second]
+    inherited = [r["inherited_miou"] for r in first]
+    standalone = [r["standalone_miou"] for r in first]
+    latency = [r["predicted_latency_ms"] for r in first]
+    seeds = rank_correlations(
+        [a["standalone_miou"] for a, _ in paired], [b["standalone_miou"] for _, b in paired]
+    )
+    counts: dict[str, int] = {}
+    for r in first:
+        counts[str(r["branches"])] = counts.get(str(r["branches"]), 0) + 1
+    return {
+        "architectures": len(first),
+        "repeats": len(paired),
+        "architectures_by_branches": counts,
+        **rank_correlations(inherited, standalone),
+        "seed_tau": seeds["kendall_tau"],
+        "seed_spearman_rho": seeds["spearman_rho"],
+        "seed_abs_diff_mean": float(
+            np.mean([abs(a["standalone_miou"] - b["standalone_miou"]) for a, b in paired])
+        )
+        if paired
+        else None,
+        "inherited_vs_latency_rho": rank_correlations(latency, inherited)["spearman_rho"],
+        "standalone_vs_latency_rho": rank_correlations(latency, standalone)["spearman_rho"],
+        "inherited_miou_mean": float(np.mean(inherited)) if inherited else None,
+        "standalone_miou_mean": float(np.mean(standalone)) if standalone else None,
+    }
+
+
+def plot_ranking(path: Path, rows: list[dict], metrics: dict, seed: int) -> None:
+    """Inherited vs stand-alone mIoU, one colour per branch count; repeat seeds as crosses
+    joined to their first run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {1: "tab:blue", 2: "tab:orange", 3: "tab:green"}
+    first = {r["index"]: r for r in rows if r["seed"] == seed}
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for k in sorted({r["branches"] for r in rows}):
+        mine = [r for r in first.values() if r["branches"] == k]
+        ax.scatter(
+            [r["inherited_miou"] for r in mine],
+            [r["standalone_miou"] for r in mine],
+            c=colours.get(k, "0.3"),
+            label=f"{k} branch{'es' if k > 1 else ''}",
+        )
+    for r in rows:
+        if r["seed"] != seed:
+            a = first[r["index"]]
+            colour = colours.get(r["branches"], "0.3")
+            ax.scatter(r["inherited_miou"], r["standalone_miou"], marker="x", c=colour)
+            ax.plot(
+                [a["inherited_miou"]] * 2,
+                [a["standalone_miou"], r["standalone_miou"]],
+                c=colour,
+                lw=0.8,
+                alpha=0.6,
+            )
+
+    def fmt(key: str) -> str:
+        value = metrics.get(key)
+        return "n/a" if value is None else f"{value:.2f}"
+
+    ax.set_title(
+        f"Kendall tau {fmt('kendall_tau')}, Spearman rho {fmt('spearman_rho')} "
+        f"(N={metrics['architectures']}); seed tau {fmt('seed_tau')} (K={metrics['repeats']})",
+        fontsize=9,
+    )
+    ax.set_xlabel("inherited mIoU (supernet weights, search split)")
+    ax.set_ylabel("stand-alone mIoU (trained from scratch, val)")
+    ax.legend(fontsize=8, title="x: second seed", title_fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

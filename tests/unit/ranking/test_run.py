@@ -1,0 +1,74 @@
+"""rank_check's bookkeeping: the runs planned, the recipe, the metrics of known rows, the plot."""
+
+from __future__ import annotations
+
+import pytest
+
+from hyctas.errors import ConfigError
+from hyctas.ranking.run import planned_runs, plot_ranking, ranking_metrics, standalone_recipe
+from tests.pipeline.tiny import tiny_params
+
+BLOCK = {"architectures": 4, "pool": 50, "repeats": 2, "repeat_seed": 7, "iterations": 40}
+
+
+def row(index: int, seed: int, inherited: float, standalone: float, branches: int = 1) -> dict:
+    return {
+        "index": index,
+        "arch_id": f"a{index}",
+        "compact": "b0:conv1",
+        "branches": branches,
+        "predicted_latency_ms": 10.0 + index,
+        "inherited_miou": inherited,
+        "seed": seed,
+        "standalone_miou": standalone,
+    }
+
+
+ROWS = [
+    row(0, 0, 0.10, 0.20, 1),
+    row(1, 0, 0.20, 0.40, 2),
+    row(2, 0, 0.30, 0.30, 3),
+    row(3, 0, 0.40, 0.50, 1),
+    row(0, 7, 0.10, 0.22, 1),
+    row(1, 7, 0.20, 0.36, 2),
+]
+
+
+def test_all_n_first_then_the_first_k_again() -> None:
+    assert planned_runs(BLOCK, 0) == [(0, 0), (1, 0), (2, 0), (3, 0), (0, 7), (1, 7)]
+    assert planned_runs({**BLOCK, "repeats": 0}, 7) == [(0, 7), (1, 7), (2, 7), (3, 7)]
+    with pytest.raises(ConfigError, match="rank_check.repeats = 5 exceeds"):
+        planned_runs({**BLOCK, "repeats": 5}, 0)
+    with pytest.raises(ConfigError, match="rank_check.repeat_seed = 7 is base.seed"):
+        planned_runs(BLOCK, 7)
+
+
+def test_the_recipe_is_retrains_with_the_stages_iterations() -> None:
+    params = tiny_params({"rank_check": {"iterations": 9}})
+    assert standalone_recipe(params) == {**params["retrain"]["recipe"], "iterations": 9}
+    too_short = tiny_params({"rank_check": {"iterations": 1}})  # warm-up is 1 step
+    with pytest.raises(ConfigError, match=r"rank_check.iterations = 1 .*warmup_iters = 1"):
+        standalone_recipe(too_short)
+
+
+def test_metrics_of_known_rows() -> None:
+    m = ranking_metrics(ROWS, seed=0, repeat_seed=7)
+    assert m["architectures"] == 4 and m["repeats"] == 2
+    assert m["architectures_by_branches"] == {"1": 2, "2": 1, "3": 1}
+    # inherited 1 2 3 4 against stand-alone 1 3 2 4: one discordant pair of 6
+    assert m["kendall_tau"] == pytest.approx(4 / 6)
+    assert m["spearman_rho"] == pytest.approx(0.8)
+    assert m["seed_tau"] == pytest.approx(1.0)  # 0.20 < 0.40 and 0.22 < 0.36
+    assert m["seed_abs_diff_mean"] == pytest.approx(0.03)
+    assert m["inherited_vs_latency_rho"] == pytest.approx(1.0)
+    assert m["inherited_miou_mean"] == pytest.approx(0.25)
+    assert m["standalone_miou_mean"] == pytest.approx(0.35)
+    alone = ranking_metrics(ROWS[:4], seed=0, repeat_seed=7)
+    assert alone["repeats"] == 0 and alone["seed_tau"] is None
+    assert alone["seed_abs_diff_mean"] is None
+
+
+def test_the_plot_is_written(tmp_path) -> None:
+    path = tmp_path / "ranking.png"
+    plot_ranking(path, ROWS, ranking_metrics(ROWS, 0, 7), seed=0)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
