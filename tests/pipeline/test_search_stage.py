@@ -185,6 +185,7 @@ def test_the_cache_is_reused_for_the_same_supernet_only(repo):
     assert again.returncode == 0
 
 
+@pytest.mark.e2e  # three more searches: the e2e tier
 def test_efficiency_seeds_measure_the_search_without_changing_it(repo):
     """Two seeds and random search to 2x: the efficiency metrics, CSV and membership columns
     are written, while seed 0's NSGA-II run, and so every target, is the single-seed one's."""
