@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hyctas.evaluate import val_confusion
-from hyctas.evaluation import confusion, recalibrate_bn
-from hyctas.metrics import ConfusionMatrix
+from hyctas.evaluation.accuracy import confusion, val_confusion
+from hyctas.evaluation.batchnorm import recalibrate_bn
+from hyctas.evaluation.inference import PLAIN, InferenceConfig
+from hyctas.evaluation.metrics import ConfusionMatrix
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
 from hyctas.space.arch import Arch
@@ -57,7 +58,9 @@ def search_objective_rows(params: dict, supernet_path: Path, lists: Path, retrai
             continue
         net = supernet.extract(Arch.from_dict(model_state["arch"], cfg)).to(device)
         recalibrate_bn(net, frames.calib, device)
-        matrix = confusion(net, frames.search, base["num_classes"], base["ignore_label"], device)
+        matrix = confusion(
+            net, frames.search, base["num_classes"], base["ignore_label"], device, PLAIN
+        )
         yield row(model_path.parent.name, matrix, base["num_classes"])
 
 
@@ -71,14 +74,13 @@ def main() -> None:
     params = load_params(args.params)
     base = params["base"]
     device = torch.device("cpu")
+    inference = InferenceConfig.from_params(params["evaluate"], "evaluate")
     header = "| {} | mIoU (Cityscapes rule) | mIoU (old: present classes) | classes present |"
     print(header.format("target, val"))
     print("|---|---|---|---|")
     for model_path in sorted(args.retrain_dir.glob("*/model.pt")):
         model, state = load_model(model_path, device)
-        matrix, _ = val_confusion(
-            model, args.lists, state, base, device, params["evaluate"]["flip"]
-        )
+        matrix, _ = val_confusion(model, args.lists, state, base, device, inference)
         print(row(model_path.parent.name, matrix, base["num_classes"]))
     if args.supernet is not None:
         print()

@@ -82,3 +82,12 @@ def write_csv(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write `data` as indented, key-sorted JSON to `path` atomically."""
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_figure(path: str | os.PathLike, fig: Any, dpi: int = 110, **savefig: Any) -> None:
+    """Save a matplotlib figure as PNG atomically, then close it (frees its memory)."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, **savefig)
+    plt.close(fig)

@@ -181,14 +181,15 @@ def cmd_arch_info(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """`hyctas predict`: segment the user's images with a retrained model (.pt or .onnx)."""
-    from hyctas.predict import predict_files
+    from hyctas.evaluation.inference import InferenceConfig
+    from hyctas.evaluation.predict import predict_files
 
     written = predict_files(
         args.model,
         args.images,
         args.out,
         device=args.device,
-        flip=args.flip,
+        inference=InferenceConfig(flip=args.flip, scales=(1.0,), window=None),
         size=tuple(args.size) if args.size else None,
         progress=not args.quiet,
     )

@@ -9,7 +9,7 @@ symbolic (it only exports a fixed size, and 3-4x slower). The attention op's
 the tokens x tokens matrix (memory grows with the square of the attention map's size).
 
 Normalisation and class count travel in the model's `metadata_props` (strings), so a
-`.onnx` file alone is enough to predict (see `hyctas.predict`).
+`.onnx` file alone is enough to predict (see `hyctas.evaluation.predict`).
 
 Example:
     >>> export_onnx(model, "model.onnx", 512, 1024, metadata=checkpoint_metadata(state))
@@ -35,6 +35,7 @@ DEFAULT_OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "image", "logits"
 # metadata_props keys written at export and read back by the predictor.
 META_MEAN, META_STD, META_CLASSES = "mean", "std", "num_classes"
+META_CLASS_TABLE = "class_table"  # the dataset's class names and colours (ClassTable.to_dict)
 
 
 def checkpoint_metadata(state: dict[str, Any]) -> dict[str, str]:
@@ -46,6 +47,8 @@ def checkpoint_metadata(state: dict[str, Any]) -> dict[str, str]:
         "kind": str(state["kind"]),
         "target": "" if state.get("target") is None else str(state["target"]),
     }
+    if state.get("classes") is not None:
+        meta[META_CLASS_TABLE] = json.dumps(state["classes"], sort_keys=True)
     if state["kind"] == "segnet":
         meta["arch"] = json.dumps(state["arch"], sort_keys=True)
     else:

@@ -13,12 +13,28 @@ from typing import Any
 
 import numpy as np
 
-from hyctas.atomic import atomic_path, write_json, write_text
+from hyctas.atomic import write_figure, write_json, write_text
 from hyctas.data import SEARCH_LIST, SUPERNET_TRAIN_LIST, TRAIN_LIST, VAL_LIST
 
 
 def _read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
+
+
+def inference_label(evaluated: dict[str, Any]) -> str | None:
+    """How `evaluate` predicted the val frames of its mIoU, e.g. "whole, scales 0.75/1/1.25, flip".
+
+    None for metrics written before `evaluate` recorded it.
+    """
+    if "inference" not in evaluated:
+        return None
+    parts = [evaluated["inference"]]
+    scales = evaluated.get("inference_scales", [1.0])
+    if scales != [1.0]:
+        parts.append("scales " + "/".join(f"{s:g}" for s in scales))
+    if evaluated.get("inference_flip"):
+        parts.append("flip")
+    return ", ".join(parts)
 
 
 def collect_rows(
@@ -45,13 +61,32 @@ def collect_rows(
                 "fps": evaluated["fps"],
                 "supernet_miou": predicted.get("miou"),
                 "miou": evaluated["miou"],
+                "inference": inference_label(evaluated),  # of the mIoU
                 "init": trained.get("init"),
                 "train_seconds": trained.get("seconds"),
                 "band": spec.get("band"),  # a random architecture in a searched one's band
                 "width": spec.get("baseline", {}).get("width"),
+                "iou": evaluated.get("iou", {}),  # per class, under the dataset's class names
             }
         )
     return rows
+
+
+def class_iou_section(rows: list[dict]) -> list[str]:
+    """Markdown table of each class's val IoU (rows) per target (columns).
+
+    Class names are the dataset's own (prepare_data's class table, through evaluate's
+    metrics); "–" marks a class neither in the val ground truth nor predicted.
+    """
+    names = list(rows[0]["iou"]) if rows and rows[0].get("iou") else []
+    if not names:
+        return ["- no per-class IoU recorded"]
+    head = "| class | " + " | ".join(r["target"] for r in rows) + " |"
+    lines = [head, "|" + "---|" * (len(rows) + 1)]
+    for name in names:
+        cells = " | ".join(_fmt(r["iou"].get(name)) for r in rows)
+        lines.append(f"| {name} | {cells} |")
+    return lines
 
 
 def searched_rows(rows: list[dict]) -> list[dict]:
@@ -369,7 +404,7 @@ def markdown(
     columns = [
         "target", "arch id", "branches", "init", "params (M)", "MACs (G)",
         "predicted latency (ms)", "measured latency (ms)", "paired latency (ms)", "FPS",
-        "supernet mIoU", "mIoU",
+        "supernet mIoU", "mIoU", "mIoU inference",
     ]  # fmt: skip
     head = f"| {' | '.join(columns)} |\n|" + "---|" * len(columns)
     body = [
@@ -377,7 +412,7 @@ def markdown(
         f"{r['params_m']:.3f} | {r['macs_g']:.2f} | "
         f"{_fmt(r['predicted_latency_ms'], 1)} | {r['latency_ms']:.1f} | "
         f"{_fmt(r.get('paired_latency_ms'), 1)} | {r['fps']:.1f} | "
-        f"{_fmt(r['supernet_miou'])} | {r['miou']:.3f} |"
+        f"{_fmt(r['supernet_miou'])} | {r['miou']:.3f} | {_fmt(r.get('inference'))} |"
         for r in rows
     ]
     lines = [
@@ -397,6 +432,10 @@ def markdown(
         "## Initialisation: scratch vs supernet weights",
         "",
         *init_section(rows),
+        "",
+        "## Per-class IoU (val)",
+        "",
+        *class_iou_section(rows),
         "",
         "## Data",
         "",
@@ -484,9 +523,7 @@ def plot_front_with_targets(path: Path, archive_csv: Path, rows: list[dict]) -> 
     ax.set_ylabel("mIoU (searched: search split; retrained: val)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    write_figure(path, fig, dpi=110)
 
 
 def plot_rank(path: Path, rows: list[dict], tau: float | None) -> None:
@@ -505,9 +542,7 @@ def plot_rank(path: Path, rows: list[dict], tau: float | None) -> None:
     ax.set_ylabel("retrained mIoU")
     ax.set_title(f"Kendall tau = {_fmt(tau)}")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    write_figure(path, fig, dpi=110)
 
 
 def write_report(

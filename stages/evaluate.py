@@ -1,5 +1,9 @@
 """Stage evaluate: mIoU, per-class IoU, measured latency/FPS, size and ONNX export of one model.
 
+The mIoU is over val frames at their own size, predicted with `evaluate`'s test-time inference
+(flip, scales, sliding window; recorded in the metrics); latency times the plain single pass;
+size and the ONNX export are at the first val frame's size padded to multiples of 64.
+
     python -m stages.evaluate --params params.yaml --model results/retrain/fast/model.pt \
         --lists data/prepare_data/lists --onnx-out results/evaluate/fast/model.onnx \
         --confusion results/evaluate/fast/confusion.png \
@@ -13,14 +17,12 @@ import argparse
 
 import torch
 
-from hyctas.evaluate import (
-    accuracy_metrics,
-    measure_latency_ms,
-    plot_confusion,
-    plot_overlays,
-    size_metrics,
-    val_confusion,
-)
+from hyctas.data.classes import load_classes
+from hyctas.evaluation.accuracy import accuracy_metrics, val_confusion
+from hyctas.evaluation.inference import InferenceConfig, padded_size
+from hyctas.evaluation.latency import measure_latency_ms
+from hyctas.evaluation.plots import plot_confusion, plot_overlays
+from hyctas.evaluation.size import size_metrics
 from hyctas.export import check_onnx, checkpoint_metadata, export_onnx
 from hyctas.latency.runmode import RunMode
 from hyctas.models.factory import load_model
@@ -52,6 +54,9 @@ def main(args: argparse.Namespace) -> None:
     # The dtype, memory format and compilation the latency table was measured in.
     mode = RunMode.from_params(params["profile_latency"])
     mode.check_warmup(block["latency"]["warmup"], "evaluate.latency.warmup")  # before mIoU
+    inference = InferenceConfig.from_params(block, STAGE)
+    classes = load_classes(args.lists)  # the dataset's class names and colours
+    classes.check_num_classes(base["num_classes"])
     device = resolve_device(base["device"])
     model, state = load_model(args.model, device)
     target = state.get("target") or args.model.parent.name
@@ -61,21 +66,27 @@ def main(args: argparse.Namespace) -> None:
         else "baseline"
     }
     with stage_run(STAGE, params, target=target, tags=tags) as run:
-        matrix, dataset = val_confusion(model, args.lists, state, base, device, block["flip"])
+        matrix, dataset = val_confusion(model, args.lists, state, base, device, inference)
         metrics = {
             "target": target,
             "kind": state["kind"],
-            **accuracy_metrics(matrix, base["num_classes"]),
+            **accuracy_metrics(matrix, classes.names),
+            **inference.to_dict(),  # which inference the mIoU is of
         }
-        height, width = dataset[0][0].shape[-2:]
+        height, width = padded_size(*dataset[0][0].shape[-2:])  # what the network runs on
         metrics.update(size_metrics(model, height, width))
         metrics.update(measure_latency_ms(model, block["latency"], mode))
         model.to(device)
-        plot_confusion(
-            args.confusion, matrix, base["num_classes"], f"{target}: mIoU {metrics['miou']:.3f}"
-        )
+        title = f"{target}: mIoU {metrics['miou']:.3f}"
+        plot_confusion(args.confusion, matrix, classes.names, title)
         plot_overlays(
-            args.overlays, model, dataset, block["overlay_images"], base["num_classes"], device
+            args.overlays,
+            model,
+            dataset,
+            block["overlay_images"],
+            classes.colors,
+            device,
+            inference,
         )
         export_onnx(model.cpu(), args.onnx_out, height, width, metadata=checkpoint_metadata(state))
         metrics["onnx_max_abs_diff"] = check_onnx(
@@ -85,7 +96,8 @@ def main(args: argparse.Namespace) -> None:
             run.log_artifact(path)
         run.write_metrics(args.metrics_out, metrics)
     print(
-        f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f}, {metrics['latency_ms']:.1f} ms, "
+        f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f} ({metrics['inference']}), "
+        f"{metrics['latency_ms']:.1f} ms, "
         f"{metrics['params'] / 1e6:.3f} M params, ONNX diff {metrics['onnx_max_abs_diff']:.2e}"
     )
 

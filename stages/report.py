@@ -21,7 +21,7 @@ import json
 
 import pandas as pd
 
-from hyctas.evaluate import measure_latencies_ms
+from hyctas.evaluation.latency import measure_latencies_ms
 from hyctas.latency.runmode import RunMode
 from hyctas.models.factory import load_model
 from hyctas.params import load_params

@@ -29,13 +29,14 @@ from hyctas.atomic import write_csv
 from hyctas.latency.predictor import LatencyPredictor
 from hyctas.params import load_params
 from hyctas.search.efficiency import measure
+from hyctas.search.objectives import ACCURACY, LATENCY
 from hyctas.search.plots import (
     plot_efficiency,
     plot_front,
     plot_hypervolume,
     write_front_table,
 )
-from hyctas.search.run import ACCURACY, LATENCY, STAGE, hypervolume_rows, run_search, visited
+from hyctas.search.run import STAGE, hypervolume_rows, run_search, visited
 from hyctas.stage import LISTS, parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device

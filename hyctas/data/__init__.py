@@ -1,4 +1,4 @@
-"""Datasets: Cityscapes-layout trees (real or synthetic), label conversion, loaders, transforms.
+"""Datasets: sources (synthetic, Cityscapes, VOC, folders), class tables, loaders, transforms.
 
 The file lists `prepare_data` writes (hyctas.data.prepare), named by the role of their frames:
 """

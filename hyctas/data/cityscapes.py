@@ -7,7 +7,8 @@ Each frame gets `<...>_gtFine_labelTrainIds.png` beside its polygons, made by ci
 (`createLabelImage(annotation, "trainIds")`, what `json2labelImg` does), or mapped from its
 `labelIds.png` with the official table when it has no polygons (a value the table lacks makes
 the frame bad). Frames already converted are skipped. Bad frames raise one DataError naming
-them, or are skipped and reported.
+them, or are skipped and reported. `CityscapesSource` is this tree as a `prepare_data` source
+(`source: cityscapes`, and `synthetic` once generated); a frame's group is its city.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from multiprocessing import Pool
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from hyctas.atomic import atomic_path
+from hyctas.data.classes import ClassTable, cityscapes_table
+from hyctas.data.frames import Converter, FrameResult
 from hyctas.data.labels import known_polygon_label, labelids_to_trainids, unknown_label_ids
 from hyctas.errors import DataError
 
@@ -31,7 +33,7 @@ IMAGE_SUFFIX = "_leftImg8bit.png"
 DOWNLOAD_HINT = (
     "download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from "
     "https://www.cityscapes-dataset.com and unzip both into the folder named by "
-    "prepare_data.cityscapes_root"
+    "prepare_data.cityscapes.root"
 )
 
 
@@ -44,16 +46,7 @@ class Frame:
     polygons: Path
     label_ids: Path
     train_ids: Path
-
-
-@dataclass
-class FrameResult:
-    """What converting one frame found."""
-
-    frame: Frame
-    error: str | None = None
-    converted: bool = False
-    counts: list[int] = field(default_factory=list)  # pixels per label value 0..255
+    group: str  # the city folder: the search split's draw takes cities in turn
 
 
 def validate_layout(root: Path, splits: Iterable[str]) -> None:
@@ -84,6 +77,7 @@ def find_frames(root: Path, split: str) -> list[Frame]:
                 polygons=label_dir / f"{stem}_gtFine_polygons.json",
                 label_ids=label_dir / f"{stem}_gtFine_labelIds.png",
                 train_ids=label_dir / f"{stem}_gtFine_labelTrainIds.png",
+                group=image.parent.name,
             )
         )
     if not frames:
@@ -186,7 +180,8 @@ def process_frame(frame: Frame, num_classes: int, ignore_label: int) -> FrameRes
         if bad_values:
             raise DataError(
                 f"{frame.train_ids}: unknown label id(s) {bad_values} (classes are 0.."
-                f"{num_classes - 1}, ignore {ignore_label}); check base.num_classes"
+                f"{num_classes - 1}, ignore {ignore_label}); delete it to remake it from the "
+                "frame's labels"
             )
         result.counts = counts.tolist()
     except DataError as exc:
@@ -194,25 +189,31 @@ def process_frame(frame: Frame, num_classes: int, ignore_label: int) -> FrameRes
     return result
 
 
-def _process_star(args: tuple) -> FrameResult:
-    return process_frame(*args)
+@dataclass(frozen=True)
+class CityscapesSource:
+    """A Cityscapes-layout tree as a prepare_data source; trainIds are written beside its labels.
 
+    Args:
+        root: the tree (leftImg8bit/, gtFine/).
+        name: the `prepare_data.source` it serves (cityscapes, or synthetic once generated).
+    """
 
-def convert_frames(
-    frames: list[Frame], num_classes: int, ignore_label: int, workers: int, progress: bool = True
-) -> list[FrameResult]:
-    """Process `frames` in `workers` processes with a progress bar; results in input order."""
-    jobs = [(f, num_classes, ignore_label) for f in frames]
-    bar = tqdm(total=len(jobs), desc="trainIds", unit="frame", disable=not progress)
-    results: list[FrameResult] = []
-    if workers > 1:
-        with Pool(workers) as pool:
-            for result in pool.imap(_process_star, jobs, chunksize=4):
-                results.append(result)
-                bar.update()
-    else:
-        for job in jobs:
-            results.append(_process_star(job))
-            bar.update()
-    bar.close()
-    return results
+    root: Path
+    name: str = "cityscapes"
+    table: ClassTable = field(default_factory=cityscapes_table)
+
+    def check(self, splits: Iterable[str]) -> None:
+        """DataError naming every missing folder of the splits."""
+        validate_layout(self.root, splits)
+
+    def frames(self, split: str) -> list[Frame]:
+        """The frames of `split` (a folder under leftImg8bit/), sorted."""
+        return find_frames(self.root, split)
+
+    def converter(self, ignore_label: int) -> Converter:
+        """`process_frame` with this table's class count and `ignore_label`."""
+        return partial(process_frame, num_classes=len(self.table), ignore_label=ignore_label)
+
+    def record(self) -> dict:
+        """What `source.json` says of this source."""
+        return {"source": self.name, "root": str(self.root.resolve())}

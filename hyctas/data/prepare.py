@@ -1,12 +1,17 @@
-"""The `prepare_data` stage's logic: get a Cityscapes-layout tree, make trainIds, write lists.
+"""The `prepare_data` stage's logic: a source's frames to trainIds, lists and statistics.
+
+Any source (`hyctas.data.sources`: synthetic, cityscapes, voc, folder) goes through the same
+code: its splits are checked, its frames converted in parallel, bad frames named or skipped, the
+search split held out, and the lists written.
 
 Outputs (paths chosen by the DAG files), one list per role of the frames (hyctas.data):
-    lists_dir/train.txt          the training split (the tree's `train_split` folder): retrain
+    lists_dir/train.txt          the training split (the source's `train_split`): retrain
     lists_dir/search.txt         `search_split.images` frames held out of the training split,
-                                 cities in turn: supernet probes and candidate mIoU
+                                 groups (Cityscapes: cities) in turn: probes and candidate mIoU
     lists_dir/supernet_train.txt the training split minus search.txt: the supernet trains on it
-    lists_dir/val.txt            the validation split (`val_split` folder): evaluate only
+    lists_dir/val.txt            the validation split (`val_split`): evaluate only
     lists_dir/class_stats.json   per-class pixel counts and shares per list
+    lists_dir/classes.json       the class table (hyctas.data.classes.load_classes reads it)
     lists_dir/bad_files.json     frames left out (on_bad_file: skip) and why; [] otherwise
 A list line is one frame: `<image path>\t<trainIds path>`.
 """
@@ -14,6 +19,8 @@ A list line is one frame: `<image path>\t<trainIds path>`.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +29,10 @@ import numpy as np
 
 from hyctas.atomic import atomic_dir, write_json, write_text
 from hyctas.data import SEARCH_LIST, SUPERNET_TRAIN_LIST, TRAIN_LIST, VAL_LIST
-from hyctas.data.cityscapes import FrameResult, convert_frames, find_frames, validate_layout
-from hyctas.data.labels import trainid_names
+from hyctas.data.cityscapes import CityscapesSource
+from hyctas.data.classes import write_classes
+from hyctas.data.frames import CONVERTED, FrameResult, convert_frames
+from hyctas.data.sources import Source
 from hyctas.errors import ConfigError, DataError
 
 MAX_LISTED_ERRORS = 10
@@ -36,8 +45,8 @@ class Splits:
     Built from the `prepare_data` block: `train_split`, `val_split`, `search_split`.
     """
 
-    train: str  # folder (leftImg8bit/<train>) of the training split
-    val: str  # folder of the validation split
+    train: str  # split of the source holding the training frames (Cityscapes: a folder)
+    val: str  # split of the validation frames
     search_images: int  # frames held out of the training split for the search
     search_seed: int  # seed of the held-out draw
 
@@ -66,16 +75,17 @@ class Splits:
 def hold_out(results: list[FrameResult], images: int, seed: int) -> list[int]:
     """Indices of the `images` frames of `results` that form the search split, in draw order.
 
-    Each city folder's frames are shuffled, the cities are put in a shuffled order (both from
-    `seed`), then cities give one frame each in turn: every city is represented once there
-    are at least as many images as cities, and the cities' shares differ by at most one frame
-    (until a city runs out). In draw order, any first k frames are spread over cities too.
+    Frames are grouped by `frame.group` (Cityscapes: the city folder; one group for flat
+    datasets). Each group's frames are shuffled, the groups are put in a shuffled order (both
+    from `seed`), then groups give one frame each in turn: every group is represented once there
+    are at least as many images as groups, and the groups' shares differ by at most one frame
+    (until a group runs out). In draw order, any first k frames are spread over groups too.
     """
-    by_city: dict[str, list[int]] = {}
+    by_group: dict[str, list[int]] = {}
     for index, result in enumerate(results):
-        by_city.setdefault(result.frame.image.parent.name, []).append(index)
+        by_group.setdefault(result.frame.group, []).append(index)
     rng = np.random.default_rng(seed)
-    queues = [[members[i] for i in rng.permutation(len(members))] for members in by_city.values()]
+    queues = [[members[i] for i in rng.permutation(len(members))] for members in by_group.values()]
     queues = [queues[i] for i in rng.permutation(len(queues))]
     picked: list[int] = []
     while len(picked) < images and any(queues):
@@ -94,10 +104,10 @@ def _list_path(target: Path, list_dir: Path) -> str:
 
 
 def class_statistics(
-    results: dict[str, list[FrameResult]], num_classes: int, ignore_label: int
+    results: dict[str, list[FrameResult]], names: list[str], ignore_label: int
 ) -> dict:
     """Per-class pixel counts and shares of every list (ignored pixels counted apart)."""
-    names = trainid_names(num_classes)
+    num_classes = len(names)
     stats: dict = {"classes": names, "splits": {}}
     for split, split_results in results.items():
         counts = np.zeros(256, dtype=np.int64)
@@ -159,13 +169,41 @@ def role_lists(
     return {
         TRAIN_LIST: train,
         SUPERNET_TRAIN_LIST: [r for i, r in enumerate(train) if i not in held_out],
-        SEARCH_LIST: [train[i] for i in search],  # draw order: cities in turn
+        SEARCH_LIST: [train[i] for i in search],  # draw order: groups in turn
         VAL_LIST: [r for r in results[splits.val] if r.error is None],
     }
 
 
+SOURCE_RECORD = "source.json"  # in the dataset output: which source and root the lists name
+
+
+def clear_converted(dataset_out: Path) -> None:
+    """Remove the trainIds and source record a value-map source wrote into `dataset_out`.
+
+    Run before converting (no stale frames survive) and after a failure (no partial output);
+    anything else in the folder is left alone, and the folder goes only when it is then empty.
+    """
+    dataset_out = Path(dataset_out)
+    shutil.rmtree(dataset_out / CONVERTED, ignore_errors=True)
+    (dataset_out / SOURCE_RECORD).unlink(missing_ok=True)
+    if dataset_out.is_dir() and not any(dataset_out.iterdir()):
+        dataset_out.rmdir()
+
+
+def _warn_overlap(lists: dict[str, list[FrameResult]]) -> None:
+    """Say so when a validation image is also a training image: its mIoU would be optimistic."""
+    train = {r.frame.image.resolve() for r in lists[TRAIN_LIST]}
+    shared = [r.frame.image for r in lists[VAL_LIST] if r.frame.image.resolve() in train]
+    if shared:
+        print(
+            f"warning: {len(shared)} validation image(s) are also training images (e.g. "
+            f"{shared[0]}); the evaluated mIoU will be optimistic: use disjoint splits",
+            file=sys.stderr,
+        )
+
+
 def prepare_tree(
-    root: Path,
+    source: Source | Path,
     splits: Splits,
     lists_dir: Path,
     *,
@@ -175,23 +213,38 @@ def prepare_tree(
     workers: int,
     progress: bool = True,
 ) -> dict:
-    """Validate `root`, make its trainIds, write lists and statistics to `lists_dir` atomically.
+    """Check `source`, make its trainIds, write lists, statistics and classes.json atomically.
+
+    Args:
+        source: a dataset source (`hyctas.data.sources`), or the root of a Cityscapes tree.
+        splits: which splits train and validate, and the search split's size and seed.
+        lists_dir: the lists folder, replaced whole on success (untouched on failure).
+        num_classes: `base.num_classes`; must equal the source's class table length.
+        ignore_label: `base.ignore_label`, the trainId of ignored pixels.
+        on_bad_file: "error" (one DataError naming every bad frame) or "skip".
+        workers: conversion processes.
+        progress: show a progress bar.
 
     Returns:
         The metrics of the stage (frame counts per list, conversions, bad files, seconds).
     """
     start = time.perf_counter()
+    if isinstance(source, str | os.PathLike):
+        source = CityscapesSource(Path(source))
+    source.table.check_num_classes(num_classes)
+    convert = source.converter(ignore_label)
     folders = [splits.train, splits.val]
-    validate_layout(root, folders)
-    frames = {folder: find_frames(root, folder) for folder in folders}
+    source.check(folders)
+    frames = {folder: source.frames(folder) for folder in folders}
     results = {
-        folder: convert_frames(folder_frames, num_classes, ignore_label, workers, progress)
+        folder: convert_frames(folder_frames, convert, workers, progress)
         for folder, folder_frames in frames.items()
     }
     bad = _check_errors(results, on_bad_file)
     lists = role_lists(results, splits)
+    _warn_overlap(lists)
     roles = {name.removesuffix(".txt"): members for name, members in lists.items()}
-    stats = class_statistics(roles, num_classes, ignore_label)
+    stats = class_statistics(roles, source.table.names, ignore_label)
     stats["folders"] = {"train": splits.train, "val": splits.val}
     with atomic_dir(lists_dir) as tmp:
         for name, members in lists.items():
@@ -204,6 +257,7 @@ def prepare_tree(
             write_text(tmp / name, "\n".join(lines) + "\n")
         write_json(tmp / "class_stats.json", stats)
         write_json(tmp / "bad_files.json", bad)
+        write_classes(tmp, source.table, source.name)
     metrics: dict = {
         "bad_files": len(bad),
         "converted": sum(r.converted for rs in results.values() for r in rs),

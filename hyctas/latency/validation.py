@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hyctas.atomic import atomic_path, write_text
+from hyctas.atomic import write_figure, write_text
 from hyctas.errors import ConfigError
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
@@ -99,9 +99,7 @@ def plot_validation(
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    write_figure(path, fig, dpi=120)
 
 
 def write_rows(path: str | os.PathLike[str], rows: Sequence[dict[str, Any]]) -> None:

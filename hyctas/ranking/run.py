@@ -8,7 +8,8 @@ For N architectures picked over the branch counts and the predicted-latency rang
   `search.bn_calib_batches` batches of `search.bn_batch_size` supernet training frames;
 * the *stand-alone* mIoU comes from training the network from scratch with `retrain.recipe`
   (its `iterations` replaced by `rank_check.iterations`) on train.txt, then evaluating it on
-  the whole val split as `evaluate` does (`val_confusion`, Cityscapes mIoU);
+  the whole val split as `evaluate` does (`val_confusion` with `evaluate`'s test-time
+  inference: flip, scales, sliding window; Cityscapes mIoU);
 * the first K architectures are trained again with `rank_check.repeat_seed`: the
   seed-to-seed tau is the ceiling any proxy of stand-alone mIoU can reach.
 
@@ -30,10 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from hyctas.atomic import atomic_path, write_json
+from hyctas.atomic import write_figure, write_json
 from hyctas.data import TRAIN_LIST
 from hyctas.errors import ConfigError
-from hyctas.evaluate import val_confusion
+from hyctas.evaluation.accuracy import val_confusion
+from hyctas.evaluation.inference import InferenceConfig
 from hyctas.models.factory import build_model
 from hyctas.provenance import Fingerprint
 from hyctas.ranking.correlation import rank_correlations
@@ -102,7 +104,7 @@ def train_standalone(
     base = {**params["base"], "seed": seed}
     block = standalone_recipe(params)
     recipe = TrainConfig.from_params(block, "retrain.recipe")
-    flip = params["evaluate"]["flip"]
+    inference = InferenceConfig.from_params(params["evaluate"], "evaluate")
     fingerprint = Fingerprint.of(
         STAGE,
         {
@@ -110,7 +112,7 @@ def train_standalone(
             "arch": arch.to_dict(),
             "space": cfg.to_params(),
             "recipe": block,
-            "flip": flip,
+            "inference": inference.to_dict(),
         },
         {"lists": lists_dir},
     )
@@ -140,7 +142,7 @@ def train_standalone(
         progress=progress,
     )
     norm = {"mean": recipe.augment.mean, "std": recipe.augment.std}
-    matrix, _ = val_confusion(model, lists_dir, norm, base, device, flip)
+    matrix, _ = val_confusion(model, lists_dir, norm, base, device, inference)
     result = {
         "standalone_miou": matrix.miou(),
         "final_loss": trained.summary(0.0)["final_loss"],
@@ -175,6 +177,7 @@ def rank_check(
     start = time.perf_counter()
     base, block, search = params["base"], params[STAGE], params["search"]
     standalone_recipe(params)  # a bad recipe fails before anything runs
+    InferenceConfig.from_params(params["evaluate"], "evaluate")  # so do bad scales or windows
     runs = planned_runs(block, base["seed"])
     supernet, cfg, state = load_supernet(supernet_path, device)
     picks = stratified_pick(
@@ -324,6 +327,4 @@ def plot_ranking(path: Path, rows: list[dict], metrics: dict, seed: int) -> None
     ax.set_ylabel("stand-alone mIoU (trained from scratch, val)")
     ax.legend(fontsize=8, title="x: second seed", title_fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    write_figure(path, fig, dpi=110)

@@ -21,6 +21,8 @@ from hyctas.errors import ConfigError
 from hyctas.space.arch import Arch
 
 SENSES = ("min", "max")
+# The two objectives every search has: archive columns, the names select and report read.
+ACCURACY, LATENCY = "miou", "latency_ms"
 # Archive columns that objective or constraint names must not shadow.
 RESERVED_NAMES = frozenset({"id", "compact", "arch_json", "generation", "method", "eval_seconds"})
 

@@ -37,7 +37,7 @@ from hyctas.provenance import Fingerprint
 from hyctas.search.archive import Archive
 from hyctas.search.efficiency import SeedPair, pair_seeds, run_names
 from hyctas.search.nsga import run_nsga2, run_random
-from hyctas.search.objectives import Constraint, Objective
+from hyctas.search.objectives import ACCURACY, LATENCY, Constraint, Objective
 from hyctas.search.published import evaluate_published
 from hyctas.search.result import SearchCheckpoint, SearchResult, check_positive_int
 from hyctas.space.arch import Arch
@@ -56,7 +56,6 @@ SEARCH_ONLY_KEYS = (
     "efficiency_seeds",
     "random_budget_factor",
 )
-ACCURACY, LATENCY = "miou", "latency_ms"
 
 
 def build_objectives(

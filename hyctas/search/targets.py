@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hyctas.search.archive import Archive, ArchiveError
-from hyctas.search.objectives import Constraint, Objective
-from hyctas.search.run import ACCURACY, LATENCY
+from hyctas.search.objectives import ACCURACY, LATENCY, Constraint, Objective
 from hyctas.search.selection import draw_in_band, select_targets
 
 KEY = "select.targets"

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from hyctas.data import TRAIN_LIST
+from hyctas.data.classes import load_classes
 from hyctas.errors import ConfigError
 from hyctas.models.factory import build_model, model_checkpoint
 from hyctas.provenance import Fingerprint
@@ -67,6 +68,8 @@ def retrain(
     """Train the network of `spec`; rank 0 writes a self-describing checkpoint to `out`."""
     base, block = params["base"], params[STAGE]
     recipe = TrainConfig.from_params(block["recipe"], f"{STAGE}.recipe")
+    classes = load_classes(lists_dir)  # names and colours travel in the checkpoint
+    classes.check_num_classes(base["num_classes"])
     torch.manual_seed(base["seed"])
     model = initial_model(spec, params, init, supernet_path, device)
     dataset = training_dataset(lists_dir, TRAIN_LIST, base, recipe)
@@ -110,6 +113,7 @@ def retrain(
             target=spec["target"],
         )
         state["init"] = init
+        state["classes"] = classes.to_dict()
         save_checkpoint(out, state)
     return {
         "history": result.history,

@@ -29,7 +29,9 @@ import torch
 from hyctas.data import SEARCH_LIST, SUPERNET_TRAIN_LIST
 from hyctas.data.dataset import SegmentationDataset
 from hyctas.errors import ConfigError
-from hyctas.evaluation import confusion, recalibrate_bn
+from hyctas.evaluation.accuracy import confusion
+from hyctas.evaluation.batchnorm import recalibrate_bn
+from hyctas.evaluation.inference import PLAIN, pad_to, padded_size
 from hyctas.models.supernet import Supernet
 from hyctas.provenance import Fingerprint
 from hyctas.space.arch import Arch
@@ -55,6 +57,10 @@ class EvalFrames:
     apart from val.txt, which only `evaluate` reads: the search selects on frames the final
     evaluation never sees. BatchNorm is re-estimated on frames the supernet trained on (as
     once-for-all networks do), so no statistic is fitted to the frames being scored.
+
+    Frames may have any size: `search` keeps each (1, 3, H, W) frame and its label at their
+    own size (`subnet_miou` pads and crops them), and each `calib` batch is padded to
+    multiples of 64 covering its largest frame.
     """
 
     calib: list[torch.Tensor]
@@ -90,18 +96,37 @@ class EvalFrames:
             )
         n = min(len(train), calib_batches * batch_size)
         calib_images = [train[i][0] for i in range(n)]
-        calib = [torch.stack(calib_images[i : i + batch_size]) for i in range(0, n, batch_size)]
+        calib = [_padded_batch(calib_images[i : i + batch_size]) for i in range(0, n, batch_size)]
         frames = [search[i] for i in range(images)]
         return cls(calib, [(img[None], lbl[None]) for img, lbl in frames])
+
+
+def _padded_batch(images: list[torch.Tensor]) -> torch.Tensor:
+    """(3, h, w) frames of any sizes as one (N, 3, H, W) batch the network takes.
+
+    Each frame is mirrored (reflect-101, as `inference.infer` pads) up to the multiples of 64
+    covering the batch's largest sides. Padding, rather than batches of one, keeps the
+    configured batch size, so BatchNorm sees the same statistics as before when every frame
+    has one size (Cityscapes' 1024x2048: no padding at all); batches of one would average
+    per-frame variances and drop the spread between frames. The mirrored border is image
+    content, so it moves the statistics little.
+    """
+    size = padded_size(max(x.shape[-2] for x in images), max(x.shape[-1] for x in images))
+    return torch.cat([pad_to(x[None], size) for x in images])
 
 
 def subnet_miou(
     supernet: Supernet, arch: Arch, frames: EvalFrames, base: dict, device: torch.device
 ) -> float:
-    """Search-frame mIoU of `arch` with inherited weights and re-estimated BatchNorm stats."""
+    """Search-frame mIoU of `arch` with inherited weights and re-estimated BatchNorm stats.
+
+    Each frame is predicted at its own size by the plain pass of `inference.infer` (padded to
+    multiples of 64, the logits cropped back), so padding is never scored.
+    """
     net = supernet.extract(arch).to(device)
     recalibrate_bn(net, frames.calib, device)
-    return confusion(net, frames.search, base["num_classes"], base["ignore_label"], device).miou()
+    matrix = confusion(net, frames.search, base["num_classes"], base["ignore_label"], device, PLAIN)
+    return matrix.miou()
 
 
 def chance_miou(frames: EvalFrames, num_classes: int, ignore_label: int) -> float:

@@ -124,7 +124,7 @@ def test_snakemake_validates_params_before_any_job(repo):
 
 def cityscapes_params(repo: Path, name: str, root: Path) -> str:
     return write_params(
-        repo, name, {"prepare_data": {"source": "cityscapes", "cityscapes_root": str(root)}}
+        repo, name, {"prepare_data": {"source": "cityscapes", "cityscapes": {"root": str(root)}}}
     )
 
 
@@ -248,8 +248,7 @@ def test_nan_loss_stops_with_advice(repo):
 def write_archive(path: Path, latencies: list[float]) -> None:
     """A search archive (the real file format) of two-cell architectures with these latencies."""
     from hyctas.search.archive import Archive
-    from hyctas.search.objectives import Objective
-    from hyctas.search.run import ACCURACY, LATENCY
+    from hyctas.search.objectives import ACCURACY, LATENCY, Objective
     from hyctas.space.arch import Arch, Cell
 
     values = {}

@@ -75,7 +75,7 @@ def stale_after_editing(repo, library_file: str, *command: str) -> str:
 
 def test_editing_a_library_file_makes_only_its_importers_stale(dvc_repo):
     status = json.loads(
-        stale_after_editing(dvc_repo, "hyctas/metrics.py", "dvc", "status", "--json")
+        stale_after_editing(dvc_repo, "hyctas/evaluation/metrics.py", "dvc", "status", "--json")
     )
     assert any(name.startswith("evaluate@") for name in status), status
     assert not {"prepare_data", "profile_latency"} & set(status), status
@@ -132,7 +132,9 @@ def test_snakemake_produces_the_same_outputs(dvc_repo, tmp_path):
         assert numbers and numbers == pytest.approx({k: found.data.metrics[k] for k in numbers}), (
             name
         )
-    dry_run = stale_after_editing(repo, "hyctas/metrics.py", "snakemake", "-n", "-j", "1")
+    dry_run = stale_after_editing(
+        repo, "hyctas/evaluation/metrics.py", "snakemake", "-n", "-j", "1"
+    )
     assert "rule evaluate:" in dry_run and "rule prepare_data:" not in dry_run, dry_run[-3000:]
     assert "rule profile_latency:" not in dry_run
     # The initial population comes from the seed alone (later ones depend on measured latency).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from hyctas.scenario import merge, overlay_params
+from hyctas.scenario import overlay_params
 
 REPO = Path(__file__).resolve().parents[2]
 OVERRIDES = Path(__file__).with_name("tiny_overrides.yaml")
@@ -19,7 +19,8 @@ OVERRIDES = Path(__file__).with_name("tiny_overrides.yaml")
 def tiny_params(extra: dict | None = None) -> dict:
     """params.yaml with the tiny overrides (and `extra`) applied; targets are replaced whole."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    return merge(overlay_params(params, yaml.safe_load(OVERRIDES.read_text())), extra or {})
+    tiny = overlay_params(params, yaml.safe_load(OVERRIDES.read_text()))
+    return overlay_params(tiny, extra or {})
 
 
 def tiny_repo(dest: Path, extra: dict | None = None) -> Path:

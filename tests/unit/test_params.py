@@ -25,7 +25,11 @@ def test_repo_params_are_valid(repo_params):
             "search_space.max_branches = 4: 4 is greater than the maximum of 3",
         ),
         ("base.device", "gpu", 'base.device = "gpu"'),
-        ("prepare_data.source", "kitti", "'kitti' is not one of ['synthetic', 'cityscapes']"),
+        (
+            "prepare_data.source",
+            "kitti",
+            "'kitti' is not one of ['synthetic', 'cityscapes', 'voc', 'folder']",
+        ),
         (
             "prepare_data.synthetic.height",
             100,
@@ -37,8 +41,14 @@ def test_repo_params_are_valid(repo_params):
         ("profile_latency.network_repeats", 0, "profile_latency.network_repeats = 0"),
         (
             "prepare_data.train_split",
-            "trian",
-            "prepare_data.train_split = \"trian\": 'trian' is not one of ['train', 'val', 'test']",
+            "../train",
+            "prepare_data.train_split = \"../train\": '../train' does not match",
+        ),
+        ("prepare_data.voc.class_table", "classes.txt", "prepare_data.voc.class_table"),
+        (
+            "prepare_data.folder.splits",
+            {"train": {"images": "img"}},
+            "prepare_data.folder.splits.train = {...}: {'images': 'img'} is not valid",
         ),
         ("prepare_data.search_split.images", 0, "prepare_data.search_split.images = 0"),
     ],

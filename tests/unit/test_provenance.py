@@ -69,7 +69,11 @@ def test_code_digest_changes_with_an_imported_file_only(project):
 def test_the_repository_stages(tmp_path):
     assert "evaluate" in stage_names()
     evaluate = stage_code_files("evaluate")
-    assert {"stages/evaluate.py", "hyctas/metrics.py", "hyctas/evaluate.py"} <= set(evaluate)
+    assert {
+        "stages/evaluate.py",
+        "hyctas/evaluation/metrics.py",
+        "hyctas/evaluation/accuracy.py",
+    } <= set(evaluate)
     assert "hyctas/search/published_archs" in stage_code_files("search")
     assert "hyctas/train/supernet.py" in stage_code_files("search")  # its accuracy objective
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hyctas.report import (
+    class_iou_section,
     data_split_sizes,
     init_pairs,
     init_section,
@@ -89,6 +90,21 @@ def test_markdown_has_one_row_per_target_with_its_init():
     assert len(table) == 3 + 1  # three targets, one init-comparison row
     assert "| fast_supernet | `a1` | 1 | supernet |" in text
     assert "![Front](front.png)" in text
+
+
+def test_the_per_class_table_uses_the_datasets_class_names():
+    rows = [row("fast", 0.1, 15.0), BASE]
+    rows[0]["iou"] = {"background": 0.8, "person": 0.25, "cow": None}
+    rows[1]["iou"] = {"background": 0.7, "person": 0.5, "cow": 0.0}
+    lines = class_iou_section(rows)
+    assert lines[0] == "| class | fast | baseline |"
+    assert lines[2:] == [
+        "| background | 0.800 | 0.700 |",
+        "| person | 0.250 | 0.500 |",
+        "| cow | – | 0.000 |",
+    ]
+    text = markdown(rows, {}, SIZES, None, {}, "t")
+    assert "## Per-class IoU (val)" in text and "| person | 0.250 | 0.500 |" in text
 
 
 def test_markdown_states_the_size_and_use_of_each_frame_list():

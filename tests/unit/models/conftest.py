@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
-import torch
 
 from hyctas.search.published import BUNDLED_DIR
 from hyctas.space.arch import OP_NAMES, Arch
@@ -37,12 +33,3 @@ def space(**overrides: Any) -> SpaceConfig:
 def arch(*branches: str) -> Arch:
     """Architecture from compact branch bodies, e.g. arch('conv1|sa1/2', 'skip1')."""
     return Arch.from_compact(";".join(f"b{b}:{body}" for b, body in enumerate(branches)))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # Tiny tensors: thread start-up costs more than it saves on 2 cores.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

@@ -15,7 +15,7 @@ import pytest
 from hyctas.errors import ConfigError
 from hyctas.params import validate_params
 from hyctas.search import Archive, ArchiveError, NoArchitectureInBudget, Objective
-from hyctas.search.run import ACCURACY, LATENCY
+from hyctas.search.objectives import ACCURACY, LATENCY
 from hyctas.search.selection import draw_in_band
 from hyctas.search.targets import model_spec
 from hyctas.space import sample_arch

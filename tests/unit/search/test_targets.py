@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hyctas.search import Archive, ArchiveError, Objective
-from hyctas.search.run import ACCURACY, LATENCY
+from hyctas.search.objectives import ACCURACY, LATENCY
 from hyctas.search.targets import model_spec
 from hyctas.space import sample_arch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -10,7 +11,8 @@ from hyctas.data import SEARCH_LIST, SUPERNET_TRAIN_LIST, VAL_LIST
 from hyctas.data.dataset import SegmentationDataset
 from hyctas.data.prepare import Splits, prepare_tree
 from hyctas.errors import ConfigError
-from hyctas.metrics import ConfusionMatrix
+from hyctas.evaluation.metrics import ConfusionMatrix
+from hyctas.models.supernet import Supernet
 from hyctas.space.config import SpaceConfig
 from hyctas.space.extremes import largest_arch, smallest_arch
 from hyctas.train.config import TrainConfig
@@ -22,6 +24,7 @@ from hyctas.train.supernet import (
     load_supernet,
     pretrain,
     step_archs,
+    subnet_miou,
     training_space,
 )
 from tests.pipeline.tiny import tiny_params
@@ -151,3 +154,39 @@ def test_distilled_supernet_with_per_branch_cells_trains_and_rebuilds(lists_one_
     x = torch.randn(1, 3, 64, 128)
     with torch.no_grad():
         assert torch.allclose(net(x, arch), net.extract(arch).eval()(x), atol=1e-5)
+
+
+@pytest.fixture
+def mixed_lists(tmp_path):
+    """Lists over frames of different sizes, none a multiple of 64 (trainIds labels)."""
+    rng = np.random.default_rng(0)
+    lists = {SUPERNET_TRAIN_LIST: [(100, 150), (70, 130), (64, 128)], SEARCH_LIST: [(75, 90)]}
+    for name, sizes in lists.items():
+        lines = []
+        for i, (h, w) in enumerate(sizes):
+            stem = f"{name.split('.')[0]}_{i}"
+            cv2.imwrite(str(tmp_path / f"{stem}.png"), rng.integers(0, 256, (h, w, 3), np.uint8))
+            label = rng.choice([0, 1, 2, 255], (h, w)).astype(np.uint8)
+            cv2.imwrite(str(tmp_path / f"{stem}_label.png"), label)
+            lines.append(f"{stem}.png\t{stem}_label.png")
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_eval_frames_of_different_sizes_calibrate_and_score(mixed_lists):
+    base = {"ignore_label": 255, "num_classes": 3}
+    frames = EvalFrames.load(mixed_lists, base, (0.5,) * 3, (0.25,) * 3, 2, 2, 1, "search.images")
+    first, second = frames.calib  # batches of 2 then 1, each padded to multiples of 64
+    assert first.shape == (2, 3, 128, 192) and second.shape == (1, 3, 64, 128)
+    kw = dict(ignore_label=255, mean=(0.5,) * 3, std=(0.25,) * 3, augment=None)
+    train = SegmentationDataset(mixed_lists / SUPERNET_TRAIN_LIST, **kw)
+    assert torch.equal(first[0, :, :100, :150], train[0][0])  # the frames, mirrored beyond
+    assert torch.equal(first[1, :, :70, :130], train[1][0])
+    assert torch.equal(second[0], train[2][0])  # already a multiple of 64: untouched
+    ((image, label),) = frames.search  # kept at its own size
+    assert image.shape == (1, 3, 75, 90) and label.shape == (1, 75, 90)
+    cfg = SpaceConfig.from_params(tiny_params()["search_space"])
+    torch.manual_seed(0)
+    supernet = Supernet(cfg, 3, aux=True, cell_sharing="position")
+    for arch in (smallest_arch(cfg), largest_arch(cfg)):
+        assert 0.0 <= subnet_miou(supernet, arch, frames, base, torch.device("cpu")) <= 1.0

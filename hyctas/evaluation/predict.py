@@ -1,16 +1,17 @@
 """Run a retrained model (`.pt` checkpoint or exported `.onnx`) on a user's own images.
 
 Each image, of any size, is read as RGB, normalised with the mean/std the model was trained
-with (from the checkpoint, or the ONNX file's metadata), then either
-    * padded at the bottom and right to the next multiples of 64 by mirroring the image
-      (OpenCV BORDER_REFLECT_101: no artificial edge for the network to react to), and
-      the logits cropped back to the image; or
-    * with `size=(H, W)` (multiples of 64), resized to that size, and the logits resized
-      back bilinearly (use it for images much larger than the training crops).
-An ONNX file exported at a fixed size is always resized to that size.
+with (from the checkpoint, or the ONNX file's metadata), then predicted by the inference
+routine that `evaluate` and the search use (`hyctas.evaluation.inference.infer`: padded at
+the bottom and right to multiples of 64 by mirroring, the logits cropped back; optionally
+flipped, multi-scale or in sliding windows). With `size=(H, W)` (multiples of 64) the image
+is first resized to that size and the logits resized back bilinearly (use it for images much
+larger than the training crops). An ONNX file exported at a fixed size is always resized to
+that size, and takes only the plain pass (flip aside).
 
 Per image it writes, atomically, `<stem>_trainIds.png` (uint8 trainIds, the input's size)
-and `<stem>_overlay.png` (Cityscapes colours blended over the image).
+and `<stem>_overlay.png` (the class colours of the dataset it was trained on, from the
+class table stored in the model, blended over the image).
 
 Example:
     hyctas predict --model results/retrain/fast/model.pt photos/*.jpg --out preds --flip
@@ -30,10 +31,19 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from hyctas.atomic import atomic_path
+from hyctas.data.classes import ClassTable
 from hyctas.data.labels import trainid_colors
 from hyctas.data.transforms import normalize
 from hyctas.errors import DataError, HyctasError
-from hyctas.export import INPUT_NAME, META_CLASSES, META_MEAN, META_STD, onnx_session
+from hyctas.evaluation.inference import PLAIN, InferenceConfig, infer
+from hyctas.export import (
+    INPUT_NAME,
+    META_CLASS_TABLE,
+    META_CLASSES,
+    META_MEAN,
+    META_STD,
+    onnx_session,
+)
 from hyctas.models.network import INPUT_MULTIPLE
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
@@ -42,21 +52,40 @@ OVERLAY_ALPHA = 0.5  # weight of the class colour in the overlay
 
 @dataclass(frozen=True)
 class Predictor:
-    """A loaded model: `run` maps a normalised (1, 3, H, W) batch to (1, C, H, W) logits.
+    """A loaded model: `forward` maps a normalised (1, 3, H, W) batch to (1, C, h, w) logits.
 
     Attributes:
-        run: The forward pass (numpy in, numpy out).
+        forward: The forward pass (CPU float tensors in and out), H and W multiples of 64;
+            what `inference.infer` runs.
         mean: RGB normalisation mean (images scaled to [0, 1]).
         std: RGB normalisation std.
         num_classes: Output classes.
         fixed_size: (H, W) the model only accepts, or None for any multiple of 64.
+        classes: The class table of the data it was trained on (names, colours), or None
+            for a checkpoint written before retrain stored it.
     """
 
-    run: Callable[[np.ndarray], np.ndarray]
+    forward: Callable[[torch.Tensor], torch.Tensor]
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     num_classes: int
     fixed_size: tuple[int, int] | None = None
+    classes: ClassTable | None = None
+
+    def colors(self) -> np.ndarray:
+        """RGB colour per class: the class table's, else the Cityscapes trainId colours."""
+        if self.classes is not None:
+            return self.classes.colors
+        return trainid_colors(self.num_classes)
+
+
+def _class_table(data: dict | None, path: Path) -> ClassTable | None:
+    if data is None:
+        return None
+    try:
+        return ClassTable.from_dict(data)
+    except (KeyError, ValueError, TypeError) as err:
+        raise HyctasError(f"{path}: malformed class table in the model ({err})") from None
 
 
 def _torch_predictor(path: Path, device: str) -> Predictor:
@@ -65,10 +94,16 @@ def _torch_predictor(path: Path, device: str) -> Predictor:
     model, state = load_model(path, device)
 
     @torch.no_grad()
-    def run(x: np.ndarray) -> np.ndarray:
-        return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return model(x.to(device)).float().cpu()
 
-    return Predictor(run, tuple(state["mean"]), tuple(state["std"]), int(state["num_classes"]))
+    return Predictor(
+        forward,
+        tuple(state["mean"]),
+        tuple(state["std"]),
+        int(state["num_classes"]),
+        classes=_class_table(state.get("classes"), path),
+    )
 
 
 def _onnx_predictor(path: Path, device: str) -> Predictor:
@@ -88,10 +123,12 @@ def _onnx_predictor(path: Path, device: str) -> Predictor:
     dims = session.get_inputs()[0].shape
     fixed = (dims[2], dims[3]) if all(isinstance(d, int) for d in dims[2:4]) else None
 
-    def run(x: np.ndarray) -> np.ndarray:
-        return session.run(None, {INPUT_NAME: x})[0]
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        x = np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32)
+        return torch.from_numpy(session.run(None, {INPUT_NAME: x})[0]).float()
 
-    return Predictor(run, mean, std, classes, fixed)
+    table = json.loads(meta[META_CLASS_TABLE]) if META_CLASS_TABLE in meta else None
+    return Predictor(forward, mean, std, classes, fixed, _class_table(table, path))
 
 
 def load_predictor(path: str | Path, device: str = "cpu") -> Predictor:
@@ -132,16 +169,20 @@ def _check_size(size: tuple[int, int]) -> None:
 def predict_logits(
     predictor: Predictor,
     image: np.ndarray,
+    inference: InferenceConfig,
     size: tuple[int, int] | None = None,
-    flip: bool = False,
 ) -> torch.Tensor:
     """Class scores (C, H, W) for an RGB uint8 image of any size (see the module docstring).
 
     Args:
         predictor: The loaded model.
         image: RGB uint8 (H, W, 3).
-        size: Resize to (H, W) instead of padding; multiples of 64.
-        flip: Average with the prediction of the mirrored image.
+        inference: Flip, scales and sliding window (`PLAIN`: one padded pass).
+        size: Resize to (H, W) first, multiples of 64; the logits are resized back.
+
+    Raises:
+        HyctasError: A `size` not made of multiples of 64, or one a fixed-size ONNX model
+            does not take, or scales or windows for such a model.
     """
     h, w = image.shape[:2]
     if predictor.fixed_size is not None:
@@ -149,21 +190,20 @@ def predict_logits(
             raise HyctasError(
                 f"the ONNX model only takes {predictor.fixed_size}, not --size {tuple(size)}"
             )
+        if inference.scales != (1.0,) or inference.window is not None:
+            raise HyctasError(
+                f"the ONNX model only takes {predictor.fixed_size}: multi-scale and "
+                "sliding-window inference need a model exported with free height and width"
+            )
         size = predictor.fixed_size
     if size is not None:
         _check_size(size)
-        net_in = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    else:
-        pad_h, pad_w = -h % INPUT_MULTIPLE, -w % INPUT_MULTIPLE
-        net_in = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT_101)
-    x = normalize(net_in, predictor.mean, predictor.std)[None].numpy()
-    logits = torch.from_numpy(predictor.run(x))
-    if flip:
-        flipped = np.ascontiguousarray(x[..., ::-1])
-        logits = logits + torch.from_numpy(predictor.run(flipped)).flip(-1)
+        image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    x = normalize(image, predictor.mean, predictor.std)[None]
+    logits = infer(predictor.forward, x, inference)
     if size is not None:
-        return F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[0]
-    return logits[0, :, :h, :w]
+        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+    return logits[0]
 
 
 def overlay(image: np.ndarray, train_ids: np.ndarray, colors: np.ndarray) -> np.ndarray:
@@ -186,11 +226,15 @@ def predict_files(
     images: Sequence[str | Path],
     out_dir: str | Path,
     device: str = "cpu",
-    flip: bool = False,
+    inference: InferenceConfig = PLAIN,
     size: tuple[int, int] | None = None,
+    colors: np.ndarray | None = None,
     progress: bool = True,
 ) -> list[tuple[Path, Path]]:
     """Predicts every image and writes its trainIds and overlay PNGs into `out_dir`.
+
+    `colors` (classes x 3, uint8 RGB) paints the overlays; None: the colours of the class
+    table stored in the model (the Cityscapes trainId colours for older checkpoints).
 
     Returns:
         (trainIds path, overlay path) per image, in order.
@@ -212,13 +256,14 @@ def predict_files(
     predictor = load_predictor(model_path, device)
     if predictor.num_classes > 255:
         raise HyctasError(f"{model_path}: {predictor.num_classes} classes do not fit a uint8 PNG")
-    colors = trainid_colors(predictor.num_classes)
+    if colors is None:
+        colors = predictor.colors()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for p in tqdm(paths, desc="predict", unit="img", disable=not progress):
         image = read_image(p)
-        logits = predict_logits(predictor, image, size, flip)
+        logits = predict_logits(predictor, image, inference, size)
         train_ids = logits.argmax(0).numpy().astype(np.uint8)
         ids_path, overlay_path = out / f"{p.stem}_trainIds.png", out / f"{p.stem}_overlay.png"
         _write_png(ids_path, train_ids)

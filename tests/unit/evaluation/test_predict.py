@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -11,25 +10,27 @@ import pytest
 import torch
 
 from hyctas.cli import main
+from hyctas.data.classes import ClassTable
 from hyctas.errors import DataError, HyctasError
-from hyctas.evaluation import recalibrate_bn
+from hyctas.evaluation.batchnorm import recalibrate_bn
+from hyctas.evaluation.inference import PLAIN, InferenceConfig, SlidingWindow
+from hyctas.evaluation.predict import Predictor, predict_files, predict_logits
 from hyctas.export import checkpoint_metadata, export_onnx
 from hyctas.models.baseline import BaselineConfig
 from hyctas.models.factory import build_model, model_checkpoint
-from hyctas.predict import Predictor, predict_files, predict_logits
 from hyctas.train.checkpoint import save_checkpoint
 
 CLASSES = 4
 H, W = 100, 150  # not multiples of 64
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # Tiny tensors: one thread is faster, and immune to a busy second core.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+FLIP = InferenceConfig(flip=True, scales=(1.0,), window=None)
+# The dataset's own classes, stored in the checkpoint by retrain: names and colours.
+TABLE = ClassTable(
+    names=["sky", "road", "car", "tree"],
+    colors=np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.uint8),
+    values=[1, 2, 3, 4],
+    ignore_values=[0],
+    origin="test table",
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         std=[0.2, 0.25, 0.3],
         target="fast",
     )
+    state["classes"] = TABLE.to_dict()
     save_checkpoint(root / "model.pt", state)
     inference = build_model("baseline", num_classes=CLASSES, aux=False, baseline=cfg)
     inference.load_state_dict({k: v for k, v in state["model"].items() if "aux" not in k})
@@ -101,28 +103,57 @@ def test_resize_and_flip_options(
     kind: str, models: dict[str, Path], images: list[Path], tmp_path: Path
 ) -> None:
     written = predict_files(
-        models[kind], images, tmp_path / "out", flip=True, size=(64, 128), progress=False
+        models[kind], images, tmp_path / "out", inference=FLIP, size=(64, 128), progress=False
     )
     assert cv2.imread(str(written[0][0]), cv2.IMREAD_UNCHANGED).shape == (H, W)
     with pytest.raises(HyctasError, match="multiples of 64"):
         predict_files(models[kind], images, tmp_path / "out", size=(100, 128), progress=False)
 
 
-def _echo(fixed: tuple[int, int] | None = None) -> Predictor:
+def _echo(fixed: tuple[int, int] | None = None, seen: list | None = None) -> Predictor:
     """A fake model whose 'logits' are its normalised input: shows what the network saw."""
-    return Predictor(lambda x: x.copy(), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 3, fixed)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if seen is not None:
+            seen.append(tuple(x.shape[-2:]))
+        return x.clone()
+
+    return Predictor(forward, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 3, fixed)
 
 
 def test_padding_is_cropped_away_and_flip_averages() -> None:
     image = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
     expected = torch.from_numpy(image.transpose(2, 0, 1) / 255.0).float()
-    torch.testing.assert_close(predict_logits(_echo(), image), expected)
-    torch.testing.assert_close(predict_logits(_echo(), image, flip=True), 2 * expected)
-    resized = predict_logits(_echo(), image, size=(64, 64))
+    seen: list = []
+    torch.testing.assert_close(predict_logits(_echo(seen=seen), image, PLAIN), expected)
+    assert seen == [(128, 192)]  # padded to multiples of 64
+    # The mirrored pass, mirrored back, sees the same pixels: the mean is the plain pass.
+    torch.testing.assert_close(predict_logits(_echo(), image, FLIP), expected)
+    resized = predict_logits(_echo(), image, PLAIN, size=(64, 64))
     assert resized.shape == (3, H, W)
-    assert predict_logits(_echo(fixed=(128, 192)), image).shape == (3, H, W)
+    assert predict_logits(_echo(fixed=(128, 192)), image, PLAIN).shape == (3, H, W)
     with pytest.raises(HyctasError, match="only takes"):
-        predict_logits(_echo(fixed=(128, 192)), image, size=(64, 64))
+        predict_logits(_echo(fixed=(128, 192)), image, PLAIN, size=(64, 64))
+    sliding = InferenceConfig(flip=False, scales=(1.0,), window=SlidingWindow((64, 64), (32, 32)))
+    with pytest.raises(HyctasError, match="only takes .* sliding-window"):
+        predict_logits(_echo(fixed=(128, 192)), image, sliding)
+    torch.testing.assert_close(predict_logits(_echo(), image, sliding), expected)
+
+
+@pytest.mark.parametrize("kind", ["pt", "onnx"])
+def test_multi_scale_and_windows_on_a_real_model(
+    kind: str, models: dict[str, Path], images: list[Path], tmp_path: Path
+) -> None:
+    """Flip, two scales and overlapping windows on images of sizes not multiples of 64."""
+    inference = InferenceConfig(
+        flip=True, scales=(0.75, 1.0), window=SlidingWindow((64, 96), (48, 64))
+    )
+    written = predict_files(
+        models[kind], images, tmp_path / "out", inference=inference, progress=False
+    )
+    for (ids_path, _), shape in zip(written, [(H, W), (130, 70)], strict=True):
+        ids = cv2.imread(str(ids_path), cv2.IMREAD_UNCHANGED)
+        assert ids.shape == shape and ids.max() < CLASSES
 
 
 def test_cli_predict(models: dict[str, Path], images: list[Path], tmp_path: Path) -> None:
@@ -178,3 +209,15 @@ def test_clear_errors(
     twin.write_bytes(images[0].read_bytes())
     with pytest.raises(HyctasError, match="same file stem"):
         predict_files(models["pt"], [images[0], twin], out, progress=False)
+
+
+@pytest.mark.parametrize("kind", ["pt", "onnx"])
+def test_overlays_use_the_class_colours_stored_in_the_model(
+    kind: str, models: dict[str, Path], images: list[Path], tmp_path: Path
+) -> None:
+    (ids_path, overlay_path), _ = predict_files(models[kind], images, tmp_path, progress=False)
+    train_ids = cv2.imread(str(ids_path), cv2.IMREAD_UNCHANGED)
+    image = cv2.cvtColor(cv2.imread(str(images[0])), cv2.COLOR_BGR2RGB)
+    painted = cv2.cvtColor(cv2.imread(str(overlay_path)), cv2.COLOR_BGR2RGB)
+    expected = np.clip(0.5 * image + 0.5 * TABLE.colors[train_ids] + 0.5, 0, 255).astype(np.uint8)
+    assert np.abs(painted.astype(int) - expected).max() <= 1

@@ -44,7 +44,7 @@ from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 
 from hyctas.data.labels import IGNORE, labelids_to_trainids
 from hyctas.errors import DataError, HyctasError
-from hyctas.metrics import ConfusionMatrix
+from hyctas.evaluation.metrics import ConfusionMatrix
 
 # The evaluated classes, in trainId order (cityscapesscripts' ignoreInEval is False).
 EVAL_LABELS = sorted((l for l in CITYSCAPES_LABELS if not l.ignoreInEval), key=lambda l: l.trainId)

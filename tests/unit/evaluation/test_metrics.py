@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hyctas.metrics import ConfusionMatrix
+from hyctas.evaluation.metrics import ConfusionMatrix
 
 
 def test_iou_by_hand():

@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as cs
 
-from hyctas.cityscapes_eval import (
+from hyctas.data.labels import labelids_to_trainids
+from hyctas.errors import DataError
+from hyctas.evaluation.cityscapes import (
     CLASS_NAMES,
     cityscapes_scores,
     cross_check,
     our_confusion,
 )
-from hyctas.data.labels import labelids_to_trainids
-from hyctas.errors import DataError
-
-from ..conftest import SHARED
+from tests.conftest import SHARED
 
 SAMPLE = SHARED / "fixtures" / "cityscapes_sample" / "gtFine" / "val" / "frankfurt"
 # labelIds: road 7, sidewalk 8, building 11, pole 17, vegetation 21, sky 23, person 24, car 26;
