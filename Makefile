@@ -6,7 +6,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run snakemake scenario test test-e2e test-fast lint format clean
+.PHONY: setup run snakemake scenario ablation test test-e2e test-fast lint format clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ snakemake: setup
 SCENARIO ?= search_quality
 scenario: setup
 	$(PY) -m hyctas.scenario scenarios/$(SCENARIO).yaml
+
+# Variants of a scenario up to one stage, side by side (README "Scenarios"); resumable.
+ABLATION ?= supernet_ablation
+ablation: setup
+	$(PY) -m hyctas.ablation scenarios/$(ABLATION).yaml
 
 # The suite (< 15 min): unit tests, stage-level pipeline tests, DAG parity.
 test: setup

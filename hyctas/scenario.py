@@ -136,7 +136,7 @@ def run_scenario(
     stages: list[str] | None = None,
     root: Path = PROJECT_ROOT,
 ) -> Path:
-    """Merge the overlay, sync the workspace and run the DAG there; returns the workspace.
+    """Merge the overlay file, sync the workspace and run the DAG there; returns the workspace.
 
     `stages` limits the run to those stages (DVC stage names, or Snakemake rules/files) and
     what they need; None runs everything.
@@ -145,13 +145,36 @@ def run_scenario(
         ConfigError: the overlay is unreadable or the merged params break the schema.
         subprocess.CalledProcessError: the engine failed (its output went to the terminal).
     """
-    overlay = load_overlay(overlay_path)
+    return run_overlay(
+        load_overlay(overlay_path),
+        overlay_path.stem,
+        source=str(overlay_path),
+        engine=engine,
+        cores=cores,
+        workspace=workspace,
+        stages=stages,
+        root=root,
+    )
+
+
+def run_overlay(
+    overlay: dict,
+    name: str,
+    *,
+    source: str,
+    engine: str = "dvc",
+    cores: int = 2,
+    workspace: Path | None = None,
+    stages: list[str] | None = None,
+    root: Path = PROJECT_ROOT,
+) -> Path:
+    """`run_scenario` of an overlay already read (`source` names it in errors)."""
     with open(root / "params.yaml", encoding="utf-8") as f:
         params = overlay_params(yaml.safe_load(f), overlay)
-    validate_params(params, source=f"params.yaml + {overlay_path}")
-    workspace = workspace or root / "scenarios" / "runs" / overlay_path.stem
+    validate_params(params, source=f"params.yaml + {source}")
+    workspace = workspace or root / "scenarios" / "runs" / name
     changed = sync_workspace(workspace, params, root)
-    print(f"[scenario] {overlay_path.stem}: workspace {workspace} ({changed} file(s) updated)")
+    print(f"[scenario] {name}: workspace {workspace} ({changed} file(s) updated)")
     env = dict(os.environ)
     env.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{(root / 'mlflow.db').resolve()}")
     env.setdefault("DVC_NO_ANALYTICS", "1")
@@ -159,7 +182,7 @@ def run_scenario(
     bin_dir = Path(sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     subprocess.run(engine_command(engine, cores, stages), cwd=workspace, env=env, check=True)
-    print(f"[scenario] {overlay_path.stem}: done; report in {workspace / 'reports'}")
+    print(f"[scenario] {name}: done; report in {workspace / 'reports'}")
     return workspace
 
 
