@@ -17,9 +17,11 @@ The variants run one after another in a workspace of their own,
 run): its data, latency table and checkpoints come along, so a variant of supernet training
 reruns only `pretrain_supernet` and `rank_check`, and rank_check reuses the base's stand-alone
 runs (their fingerprint holds no supernet). Each variant's metrics are kept in
-`<workspace>/ablation/<variant>.json` with the fingerprint of its params and code; rerunning
-the ablation skips every variant whose result matches, so an interrupted ablation resumes at
-the variant it was on. `summary.md` and `summary.json` beside them compare the variants.
+`<workspace>/ablation/<variant>.json` with its fingerprint (the merged params, the project's
+code, the base's `dvc.lock`); rerunning the ablation skips every variant whose result matches,
+so an interrupted ablation resumes at the variant it was on. When the base scenario reran
+since the copy, the workspace is copied afresh and every variant reruns. `summary.md` and
+`summary.json` beside them compare the variants.
 
     python -m hyctas.ablation scenarios/supernet_ablation.yaml
 """
@@ -35,12 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from hyctas.atomic import write_json, write_text
 from hyctas.errors import ConfigError
-from hyctas.provenance import PROJECT_ROOT, Fingerprint
+from hyctas.provenance import PROJECT_ROOT, Fingerprint, file_digest, files_digest
 from hyctas.scenario import load_overlay, overlay_params, run_overlay
 
 RESULTS_DIR = "ablation"  # inside the ablation's workspace
+BASE_LOCK = "base_lock.digest"  # digest of the base's dvc.lock when it was copied
 KEYS = ("base", "stage", "metrics", "compare", "variants")
 
 
@@ -84,24 +89,45 @@ class Ablation:
 
 
 def copy_base_workspace(base_workspace: Path, workspace: Path, base_name: str) -> None:
-    """Copy the base scenario's workspace to `workspace` once (outputs, DVC lock, checkpoints)."""
-    if workspace.is_dir():
-        return
-    if not (base_workspace / "dvc.lock").is_file():
+    """Copy the base scenario's workspace to `workspace` (outputs, DVC lock, checkpoints).
+
+    Copied once, and again whenever the base's `dvc.lock` changed since (the base reran):
+    variants always start from the base's current outputs.
+    """
+    lock = base_workspace / "dvc.lock"
+    if not lock.is_file():
         raise ConfigError(
             f"{base_workspace}: the base scenario has not run; run "
             f"`python -m hyctas.scenario scenarios/{base_name}.yaml` first (the variants start "
             "from its outputs)"
         )
+    stamp = workspace / RESULTS_DIR / BASE_LOCK
+    if stamp.is_file() and stamp.read_text() == file_digest(lock):
+        return
     tmp = workspace.with_name(f".{workspace.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(base_workspace, tmp, symlinks=True)
+    write_text(tmp / RESULTS_DIR / BASE_LOCK, file_digest(lock))
+    shutil.rmtree(workspace, ignore_errors=True)
     tmp.rename(workspace)  # a copy interrupted half-way is never taken for the workspace
 
 
-def variant_fingerprint(ablation: Ablation, overlay: dict) -> Fingerprint:
-    """What a variant's result depends on: its merged overlay and the stage's code."""
-    return Fingerprint.of(ablation.stage, overlay, {})
+def project_code_digest(root: Path) -> str:
+    """One digest of every Python file of the library and the stage scripts."""
+    files = sorted(p for package in ("hyctas", "stages") for p in (root / package).rglob("*.py"))
+    return files_digest(files, root)
+
+
+def variant_fingerprint(ablation: Ablation, overlay: dict, root: Path) -> Fingerprint:
+    """What a variant's result depends on: the merged params, the base's lock, all the code.
+
+    All the code, not only the stage's: a variant reruns the stages upstream of it.
+    """
+    with open(root / "params.yaml", encoding="utf-8") as f:
+        params = overlay_params(yaml.safe_load(f), overlay)
+    lock = root / "scenarios" / "runs" / ablation.base.stem / "dvc.lock"
+    fingerprint = Fingerprint.of(ablation.stage, params, {"base_lock": lock})
+    return Fingerprint({**fingerprint.parts, "code:project": project_code_digest(root)})
 
 
 def summary_markdown(ablation: Ablation, results: dict[str, dict]) -> str:
@@ -129,7 +155,7 @@ def run_ablation(
     results: dict[str, dict] = {}
     for variant, extra in ablation.variants.items():
         overlay = overlay_params(base_overlay, extra)
-        fingerprint = variant_fingerprint(ablation, overlay)
+        fingerprint = variant_fingerprint(ablation, overlay, root)
         path = workspace / RESULTS_DIR / f"{variant}.json"
         stored = json.loads(path.read_text()) if path.is_file() else None
         if stored is not None and fingerprint.matches(stored.get("fingerprint")):

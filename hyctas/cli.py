@@ -183,13 +183,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """`hyctas predict`: segment the user's images with a retrained model (.pt or .onnx)."""
     from hyctas.evaluation.inference import InferenceConfig
     from hyctas.evaluation.predict import predict_files
+    from hyctas.params import load_params
 
+    if args.params is not None:  # evaluate's test-time inference: flip, scales, sliding window
+        block = load_params(args.params)["evaluate"]  # checked against the schema
+        inference = InferenceConfig.from_params(
+            {**block, "flip": block["flip"] or args.flip}, "evaluate"
+        )
+    else:
+        inference = InferenceConfig(flip=args.flip, scales=(1.0,), window=None)
     written = predict_files(
         args.model,
         args.images,
         args.out,
         device=args.device,
-        inference=InferenceConfig(flip=args.flip, scales=(1.0,), window=None),
+        inference=inference,
         size=tuple(args.size) if args.size else None,
         progress=not args.quiet,
     )
@@ -222,6 +230,12 @@ def _add_predict(groups: argparse._SubParsersAction) -> None:
         type=int,
         metavar=("H", "W"),
         help="resize to H x W (multiples of 64) instead of padding; results are resized back",
+    )
+    predict.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        help="predict as evaluate does: its flip, scales and sliding_window from this params file",
     )
     predict.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     predict.set_defaults(func=cmd_predict)

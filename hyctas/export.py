@@ -8,8 +8,9 @@ symbolic (it only exports a fixed size, and 3-4x slower). The attention op's
 `scaled_dot_product_attention` becomes plain MatMul/Softmax nodes, so ONNX Runtime builds
 the tokens x tokens matrix (memory grows with the square of the attention map's size).
 
-Normalisation and class count travel in the model's `metadata_props` (strings), so a
-`.onnx` file alone is enough to predict (see `hyctas.evaluation.predict`).
+Normalisation, class count and the dataset's class table (names, colours) travel in the
+model's `metadata_props` (strings), so a `.onnx` file alone is enough to predict (see
+`hyctas.evaluation.predict`).
 
 Example:
     >>> export_onnx(model, "model.onnx", 512, 1024, metadata=checkpoint_metadata(state))

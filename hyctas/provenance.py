@@ -124,7 +124,8 @@ def stage_names(root: Path = PROJECT_ROOT) -> list[str]:
     return sorted(p.stem for p in (root / "stages").glob("*.py") if p.stem != "__init__")
 
 
-def _hash_files(paths: Iterable[Path], root: Path) -> str:
+def files_digest(paths: Iterable[Path], root: Path) -> str:
+    """SHA-256 (first 16 hex digits) of the files' paths relative to `root` and contents."""
     digest = hashlib.sha256()
     for path in sorted(paths):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
@@ -138,14 +139,14 @@ def code_digest(stage: str, root: Path = PROJECT_ROOT) -> str:
     for rel in stage_code_files(stage, root):
         path = root / rel
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-    return _hash_files(files, root)
+    return files_digest(files, root)
 
 
 def file_digest(path: str | Path) -> str:
     """SHA-256 (first 16 hex digits) of a file's bytes, or of a folder's files and names."""
     path = Path(path)
     if path.is_dir():
-        return _hash_files((p for p in path.rglob("*") if p.is_file()), path)
+        return files_digest((p for p in path.rglob("*") if p.is_file()), path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -41,6 +42,7 @@ from hyctas.params import flatten, params_hash
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 PIPELINE_ENV = "HYCTAS_PIPELINE_ID"
+_METRIC_KEY_BAD = re.compile(r"[^\w ./:-]")  # what MLflow refuses in a metric name
 T = TypeVar("T")
 
 
@@ -179,6 +181,15 @@ def _ended_status(exc: BaseException) -> str:
     return "FAILED"
 
 
+def metric_key(key: str) -> str:
+    """`key` with each character MLflow refuses in a metric name replaced by `_`.
+
+    MLflow allows letters, digits and `_ - . / : space`; class names such as ADE20K's
+    "building;edifice" or "road, route" (per-class IoU: `iou.<name>`) hold others.
+    """
+    return _METRIC_KEY_BAD.sub("_", key)
+
+
 class StageRun:
     """An open MLflow run of one stage execution."""
 
@@ -192,7 +203,7 @@ class StageRun:
 
         now = int(time.time() * 1000)
         batch = [
-            Metric(key, float(value), now, step or 0)
+            Metric(metric_key(key), float(value), now, step or 0)
             for key, value in flatten(metrics).items()
             if isinstance(value, (int, float)) and not isinstance(value, bool)
         ]

@@ -18,7 +18,7 @@ import argparse
 import torch
 
 from hyctas.data.classes import load_classes
-from hyctas.evaluation.accuracy import accuracy_metrics, val_confusion
+from hyctas.evaluation.accuracy import accuracy_metrics, val_confusion, with_dataset_classes
 from hyctas.evaluation.inference import InferenceConfig, padded_size
 from hyctas.evaluation.latency import measure_latency_ms
 from hyctas.evaluation.plots import plot_confusion, plot_overlays
@@ -59,6 +59,7 @@ def main(args: argparse.Namespace) -> None:
     classes.check_num_classes(base["num_classes"])
     device = resolve_device(base["device"])
     model, state = load_model(args.model, device)
+    state = with_dataset_classes(state, classes, args.model, args.lists)
     target = state.get("target") or args.model.parent.name
     tags = {
         "hyctas.arch_id": Arch.from_dict(state["arch"]).id
@@ -73,7 +74,9 @@ def main(args: argparse.Namespace) -> None:
             **accuracy_metrics(matrix, classes.names),
             **inference.to_dict(),  # which inference the mIoU is of
         }
-        height, width = padded_size(*dataset[0][0].shape[-2:])  # what the network runs on
+        # Size and export at the latency measurement's input, so MACs and latency in the
+        # report describe one input whatever the val frames' sizes.
+        height, width = padded_size(block["latency"]["height"], block["latency"]["width"])
         metrics.update(size_metrics(model, height, width))
         metrics.update(measure_latency_ms(model, block["latency"], mode))
         model.to(device)

@@ -27,6 +27,7 @@ from hyctas.atomic import atomic_path
 from hyctas.data.classes import ClassTable, cityscapes_table
 from hyctas.data.frames import Converter, FrameResult
 from hyctas.data.labels import known_polygon_label, labelids_to_trainids, unknown_label_ids
+from hyctas.data.transforms import IMREAD_IMAGE
 from hyctas.errors import DataError
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
@@ -154,7 +155,7 @@ def process_frame(frame: Frame, num_classes: int, ignore_label: int) -> FrameRes
     """Check one frame, make its trainIds if needed, and count its label pixels."""
     result = FrameResult(frame)
     try:
-        image = cv2.imread(str(frame.image), cv2.IMREAD_COLOR)
+        image = cv2.imread(str(frame.image), IMREAD_IMAGE)
         if image is None:
             raise DataError(f"{frame.image}: unreadable or corrupt image; replace or remove it")
         shape = image.shape[:2]

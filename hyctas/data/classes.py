@@ -14,7 +14,7 @@ values mapped to the ignore label:
     classes:
       - {name: sky, value: 1, color: [70, 130, 180]}
       - {name: road, value: 2, color: "#804080"}
-      - {name: car, value: 5}            # no colour: the VOC colour map's entry of its trainId
+      - {name: car, value: 5}            # no colour: VOC colour map entry trainId + 1
     ignore: [0, 255]
 
 CSV (`.csv`): a header `name,value` or `name,value,color`, then one class per row in trainId
@@ -333,7 +333,8 @@ def load_class_table(path: str | Path) -> ClassTable:
             raise ValueError("no classes")
         values = [_parse_value(r["value"], r["where"]) for r in rows]
         colors = [_parse_color(r.get("color"), r["where"]) for r in rows]
-        default = voc_colormap(len(rows))
+        # VOC colour map entries from 1 on: entry 0 is black, the colour overlays give void.
+        default = voc_colormap(len(rows) + 1)[1:]
         return ClassTable(
             names=[r["name"] for r in rows],
             colors=np.array(

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from hyctas.data.transforms import AugmentConfig, eval_transform, train_transform
+from hyctas.data.transforms import IMREAD_IMAGE, AugmentConfig, eval_transform, train_transform
 from hyctas.errors import DataError
 
 
@@ -67,7 +67,7 @@ class SegmentationDataset(Dataset):
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Raw RGB image and label array of a frame; DataError names an unreadable file."""
         image_path, label_path = self.pairs[index]
-        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        image = cv2.imread(str(image_path), IMREAD_IMAGE)
         if image is None:
             raise DataError(f"{image_path}: unreadable or corrupt image")
         label = cv2.imread(str(label_path), cv2.IMREAD_UNCHANGED)

@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from hyctas.atomic import atomic_path
+from hyctas.data.transforms import IMREAD_IMAGE
 from hyctas.errors import DataError
 
 VALUE_MAP_MODES = ("P", "L")  # 8-bit single channel; "P" read as palette indices
@@ -68,7 +69,7 @@ def read_image_shape(path: Path) -> tuple[int, int]:
     """Height and width of an image as training reads it (OpenCV); DataError when corrupt."""
     if not path.is_file():
         raise DataError(f"{path}: image not found")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(path), IMREAD_IMAGE)
     if image is None:
         raise DataError(f"{path}: unreadable or corrupt image; replace or remove it")
     return image.shape[:2]
@@ -85,7 +86,14 @@ def read_value_map(path: Path) -> np.ndarray:
             values = np.array(image)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise DataError(f"{path}: unreadable or corrupt label map ({exc})") from None
-    if mode in WIDE_MODES and values.size and 0 <= values.min() and values.max() < 256:
+    if mode in WIDE_MODES:
+        if values.size and 0 <= values.min() and values.max() < 256:
+            return values.astype(np.uint8)
+        raise DataError(
+            f"{path}: 16/32-bit label map with values {int(values.min())}..{int(values.max())}; "
+            "class values must be 0..255: remap them to an 8-bit value map (and the class table)"
+        )
+    if mode == "1":  # a binary mask: 0 and 1
         return values.astype(np.uint8)
     if mode not in VALUE_MAP_MODES:
         raise DataError(

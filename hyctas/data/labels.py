@@ -31,12 +31,6 @@ def labelids_to_trainids(label_ids: np.ndarray, ignore_label: int = IGNORE) -> n
     return id_to_trainid_lut(ignore_label)[label_ids]
 
 
-def trainid_names(num_classes: int) -> list[str]:
-    """Names of trainIds 0..num_classes-1 (`class_<i>` beyond the Cityscapes table)."""
-    names = {l.trainId: l.name for l in CITYSCAPES_LABELS if 0 <= l.trainId < 255}
-    return [names.get(i, f"class_{i}") for i in range(num_classes)]
-
-
 def trainid_colors(num_classes: int) -> np.ndarray:
     """RGB colours (num_classes x 3, uint8) of the trainIds, from the Cityscapes palette."""
     colors = {l.trainId: l.color for l in CITYSCAPES_LABELS if 0 <= l.trainId < 255}

@@ -14,6 +14,10 @@ import torch
 
 from hyctas.errors import ConfigError
 
+# Images are read as stored: OpenCV would otherwise turn JPEGs by their EXIF orientation,
+# which label maps (PNGs, read without it) do not carry, and image and labels would disagree.
+IMREAD_IMAGE = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+
 
 @dataclass(frozen=True)
 class AugmentConfig:

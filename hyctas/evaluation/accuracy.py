@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from hyctas.data.classes import CLASSES_FILE, ClassTable
 from hyctas.data.dataset import SegmentationDataset
-from hyctas.errors import HyctasError
+from hyctas.errors import DataError, HyctasError
 from hyctas.evaluation.inference import InferenceConfig, infer
 from hyctas.evaluation.metrics import ConfusionMatrix
 
@@ -88,3 +89,24 @@ def accuracy_metrics(matrix: ConfusionMatrix, names: Sequence[str]) -> dict[str,
         "classes_evaluated": int(defined.sum()),
         "iou": {name: (float(iou[i]) if defined[i] else None) for i, name in enumerate(names)},
     }
+
+
+def with_dataset_classes(
+    state: dict[str, Any], classes: ClassTable, model_path: Path, lists_dir: Path
+) -> dict[str, Any]:
+    """`state` carrying the dataset's class table (checkpoints older than it lack one).
+
+    Raises:
+        DataError: the model was trained on classes other than the lists' (evaluating it
+            on these frames would score the wrong class against each label).
+    """
+    stored = state.get("classes")
+    if stored is None:
+        return {**state, "classes": classes.to_dict()}
+    if list(stored["names"]) != list(classes.names):
+        raise DataError(
+            f"{model_path}: trained on the classes {stored['names'][:4]}..., but "
+            f"{lists_dir / CLASSES_FILE} lists {classes.names[:4]}...; evaluate a model with the "
+            "lists it was trained on (rerun retrain after changing the dataset)"
+        )
+    return state

@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -79,13 +80,20 @@ class Predictor:
         return trainid_colors(self.num_classes)
 
 
-def _class_table(data: dict | None, path: Path) -> ClassTable | None:
+def _class_table(data: Any, num_classes: int, path: Path) -> ClassTable | None:
+    """The class table stored in a model (a dict, or ONNX metadata's JSON text), or None."""
     if data is None:
         return None
     try:
-        return ClassTable.from_dict(data)
+        table = ClassTable.from_dict(json.loads(data) if isinstance(data, str) else data)
     except (KeyError, ValueError, TypeError) as err:
         raise HyctasError(f"{path}: malformed class table in the model ({err})") from None
+    if len(table) != num_classes:
+        raise HyctasError(
+            f"{path}: the model predicts {num_classes} classes but its class table has "
+            f"{len(table)}; re-export it from its retrain checkpoint"
+        )
+    return table
 
 
 def _torch_predictor(path: Path, device: str) -> Predictor:
@@ -97,13 +105,9 @@ def _torch_predictor(path: Path, device: str) -> Predictor:
     def forward(x: torch.Tensor) -> torch.Tensor:
         return model(x.to(device)).float().cpu()
 
-    return Predictor(
-        forward,
-        tuple(state["mean"]),
-        tuple(state["std"]),
-        int(state["num_classes"]),
-        classes=_class_table(state.get("classes"), path),
-    )
+    classes = int(state["num_classes"])
+    table = _class_table(state.get("classes"), classes, path)
+    return Predictor(forward, tuple(state["mean"]), tuple(state["std"]), classes, classes=table)
 
 
 def _onnx_predictor(path: Path, device: str) -> Predictor:
@@ -127,8 +131,8 @@ def _onnx_predictor(path: Path, device: str) -> Predictor:
         x = np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32)
         return torch.from_numpy(session.run(None, {INPUT_NAME: x})[0]).float()
 
-    table = json.loads(meta[META_CLASS_TABLE]) if META_CLASS_TABLE in meta else None
-    return Predictor(forward, mean, std, classes, fixed, _class_table(table, path))
+    table = _class_table(meta.get(META_CLASS_TABLE), classes, path)
+    return Predictor(forward, mean, std, classes, fixed, table)
 
 
 def load_predictor(path: str | Path, device: str = "cpu") -> Predictor:

@@ -80,7 +80,8 @@ class EvalFrames:
     ) -> EvalFrames:
         """The first full frames of supernet_train.txt (calibration) and of search.txt.
 
-        search.txt lists its frames cities in turn, so its first frames span the cities.
+        search.txt lists its frames groups (Cityscapes: cities) in turn, so its first frames
+        span the groups.
 
         Raises:
             ConfigError: search.txt has fewer than `images` frames (`images_key` is the
@@ -95,7 +96,11 @@ class EvalFrames:
                 "frame(s); lower it or raise prepare_data.search_split.images"
             )
         n = min(len(train), calib_batches * batch_size)
-        calib_images = [train[i][0] for i in range(n)]
+        # Frames of one padded size batch together, so a small frame is not mirrored many
+        # times over to a large one's size (a stable sort: one-size datasets keep their order).
+        calib_images = sorted(
+            (train[i][0] for i in range(n)), key=lambda x: padded_size(*x.shape[-2:])
+        )
         calib = [_padded_batch(calib_images[i : i + batch_size]) for i in range(0, n, batch_size)]
         frames = [search[i] for i in range(images)]
         return cls(calib, [(img[None], lbl[None]) for img, lbl in frames])

@@ -18,6 +18,7 @@ SHIPPED = REPO / "scenarios" / "supernet_ablation.yaml"
 
 def write_ablation(root: Path, variants: dict) -> Path:
     (root / "scenarios").mkdir(parents=True, exist_ok=True)
+    (root / "params.yaml").write_text("search: {images: 6, population: 10}\n")
     (root / "scenarios" / "base.yaml").write_text("search: {images: 3}\n")
     path = root / "scenarios" / "abl.yaml"
     path.write_text(
@@ -109,3 +110,8 @@ def test_variants_run_once_each_and_resume(tmp_path, fake_engine):
     assert len(fake_engine) == 3 and fake_engine[2]["name"] == "abl/uniform"
     summary = json.loads((ws / "ablation/summary.json").read_text())
     assert summary["variants"]["uniform"] == {"kendall_tau": 0.8}
+    # The base scenario reran: a fresh copy of its workspace, every variant again.
+    (base_ws / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    (base_ws / "checkpoint.pt").write_text("y")
+    run_ablation(Ablation.load(path), root=tmp_path)
+    assert len(fake_engine) == 5 and (ws / "checkpoint.pt").read_text() == "y"

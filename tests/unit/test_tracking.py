@@ -44,6 +44,21 @@ def test_each_execution_is_one_tagged_run(mlflow_store, params, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["note"] == "text"
 
 
+def test_class_names_mlflow_refuses_are_logged_under_safe_keys(mlflow_store, params, tmp_path):
+    """ADE20K's class names hold ';' and ','; the metrics JSON keeps them as they are."""
+    iou = {"building;edifice": 0.5, "road, route": 0.25, "car (parked)": 0.125}
+    with stage_run("evaluate", params) as run:
+        run.write_metrics(tmp_path / "metrics.json", {"iou": iou})
+    client = MlflowClient(mlflow_store)
+    logged = _stage_runs(client, params["base"]["mlflow_experiment"])[0].data.metrics
+    assert logged == {
+        "iou.building_edifice": 0.5,
+        "iou.road_ route": 0.25,
+        "iou.car _parked_": 0.125,
+    }
+    assert json.loads((tmp_path / "metrics.json").read_text())["iou"] == iou
+
+
 def test_failed_stage_is_marked_failed(mlflow_store, params):
     with pytest.raises(RuntimeError), stage_run("prepare_data", params):
         raise RuntimeError("boom")

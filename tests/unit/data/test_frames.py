@@ -27,8 +27,10 @@ def test_plain_and_16_bit_maps(tmp_path):
     assert (read_value_map(tmp_path / "l.png") == VALUES).all()
     assert (read_value_map(tmp_path / "i16.png") == VALUES).all()
     Image.fromarray(np.full((2, 3), 300, np.uint16)).save(tmp_path / "wide.png")
-    with pytest.raises(DataError, match=r"wide.png: label map of mode I"):
+    with pytest.raises(DataError, match=r"wide.png: 16/32-bit label map with values 300..300"):
         read_value_map(tmp_path / "wide.png")
+    Image.fromarray(VALUES > 0).save(tmp_path / "binary.png")  # mode 1: a 0/1 mask
+    assert (read_value_map(tmp_path / "binary.png") == (VALUES > 0)).all()
 
 
 def test_colour_and_corrupt_maps_are_named(tmp_path):

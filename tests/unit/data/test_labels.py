@@ -10,7 +10,6 @@ from hyctas.data.labels import (
     id_to_trainid_lut,
     labelids_to_trainids,
     trainid_colors,
-    trainid_names,
 )
 from tests.conftest import SHARED
 
@@ -37,5 +36,4 @@ def test_table_entries():
     assert lut[26] == 13  # car
     assert lut[33] == 18  # bicycle
     assert lut[0] == 255 and lut[1] == 255  # unlabeled, ego vehicle
-    assert trainid_names(19)[0] == "road" and trainid_names(20)[19] == "class_19"
     assert tuple(trainid_colors(19)[0]) == (128, 64, 128)

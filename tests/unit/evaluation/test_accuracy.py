@@ -10,8 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from hyctas.errors import HyctasError
-from hyctas.evaluation.accuracy import accuracy_metrics, confusion, val_confusion
+from hyctas.data.classes import cityscapes_table, voc_table
+from hyctas.errors import DataError, HyctasError
+from hyctas.evaluation.accuracy import (
+    accuracy_metrics,
+    confusion,
+    val_confusion,
+    with_dataset_classes,
+)
 from hyctas.evaluation.inference import PLAIN, InferenceConfig, SlidingWindow
 from hyctas.evaluation.metrics import ConfusionMatrix
 from hyctas.evaluation.plots import plot_confusion, plot_overlays
@@ -108,3 +114,13 @@ def test_size_is_measured_at_the_padded_size() -> None:
     net = Pointwise()
     assert size_metrics(net, 375, 500) == size_metrics(net, 384, 512)
     assert size_metrics(net, 375, 500)["params"] == 3 * CLASSES + CLASSES
+
+
+def test_a_model_of_other_classes_is_refused_and_old_checkpoints_get_the_lists_table():
+    lists = Path("data/prepare_data/lists")
+    old = with_dataset_classes({"kind": "baseline"}, voc_table(), Path("m.pt"), lists)
+    assert old["classes"] == voc_table().to_dict()
+    same = {"classes": voc_table().to_dict()}
+    assert with_dataset_classes(same, voc_table(), Path("m.pt"), lists) is same
+    with pytest.raises(DataError, match=r"m.pt: trained on the classes .*classes.json lists"):
+        with_dataset_classes(same, cityscapes_table(), Path("m.pt"), lists)

@@ -180,6 +180,30 @@ def test_cli_predict(models: dict[str, Path], images: list[Path], tmp_path: Path
     ]
 
 
+def test_cli_predict_with_evaluates_inference(
+    models: dict[str, Path], images: list[Path], tmp_path: Path, params: dict
+) -> None:
+    """--params: evaluate's flip, scales and sliding window, as predict_files does them."""
+    import yaml
+
+    params["evaluate"].update(
+        flip=True, scales=[0.75, 1.0], sliding_window={"crop": [64, 96], "stride": [48, 64]}
+    )
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    args = ["predict", "--model", str(models["pt"]), str(images[0]), "--quiet"]
+    assert (
+        main([*args, "--out", str(tmp_path / "cli"), "--params", str(tmp_path / "params.yaml")])
+        == 0
+    )
+    inference = InferenceConfig.from_params(params["evaluate"], "evaluate")
+    predict_files(models["pt"], images[:1], tmp_path / "lib", inference=inference, progress=False)
+    name = "street_trainIds.png"
+    cli = cv2.imread(str(tmp_path / "cli" / name), cv2.IMREAD_UNCHANGED)
+    lib = cv2.imread(str(tmp_path / "lib" / name), cv2.IMREAD_UNCHANGED)
+    plain = predict_files(models["pt"], images[:1], tmp_path / "plain", progress=False)[0][0]
+    assert (cli == lib).all() and not (cli == cv2.imread(str(plain), cv2.IMREAD_UNCHANGED)).all()
+
+
 def test_clear_errors(
     models: dict[str, Path], images: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -221,3 +245,20 @@ def test_overlays_use_the_class_colours_stored_in_the_model(
     painted = cv2.cvtColor(cv2.imread(str(overlay_path)), cv2.COLOR_BGR2RGB)
     expected = np.clip(0.5 * image + 0.5 * TABLE.colors[train_ids] + 0.5, 0, 255).astype(np.uint8)
     assert np.abs(painted.astype(int) - expected).max() <= 1
+
+
+def test_older_checkpoints_fall_back_to_cityscapes_colours_and_bad_tables_are_named(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    from hyctas.data.labels import trainid_colors
+    from hyctas.evaluation.predict import load_predictor
+
+    state = torch.load(models["pt"], weights_only=False)
+    del state["classes"]  # written before retrain stored the class table
+    save_checkpoint(tmp_path / "old.pt", state)
+    old = load_predictor(tmp_path / "old.pt")
+    assert old.classes is None and (old.colors() == trainid_colors(CLASSES)).all()
+    state["classes"] = {**TABLE.to_dict(), "names": ["a"], "colors": [[0, 0, 0]], "values": [1]}
+    save_checkpoint(tmp_path / "short.pt", state)
+    with pytest.raises(HyctasError, match=r"short.pt: the model predicts 4 classes but its class"):
+        load_predictor(tmp_path / "short.pt")

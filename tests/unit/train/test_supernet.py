@@ -160,7 +160,8 @@ def test_distilled_supernet_with_per_branch_cells_trains_and_rebuilds(lists_one_
 def mixed_lists(tmp_path):
     """Lists over frames of different sizes, none a multiple of 64 (trainIds labels)."""
     rng = np.random.default_rng(0)
-    lists = {SUPERNET_TRAIN_LIST: [(100, 150), (70, 130), (64, 128)], SEARCH_LIST: [(75, 90)]}
+    train_sizes = [(100, 150), (64, 128), (70, 130), (60, 100)]
+    lists = {SUPERNET_TRAIN_LIST: train_sizes, SEARCH_LIST: [(75, 90)]}
     for name, sizes in lists.items():
         lines = []
         for i, (h, w) in enumerate(sizes):
@@ -176,13 +177,15 @@ def mixed_lists(tmp_path):
 def test_eval_frames_of_different_sizes_calibrate_and_score(mixed_lists):
     base = {"ignore_label": 255, "num_classes": 3}
     frames = EvalFrames.load(mixed_lists, base, (0.5,) * 3, (0.25,) * 3, 2, 2, 1, "search.images")
-    first, second = frames.calib  # batches of 2 then 1, each padded to multiples of 64
-    assert first.shape == (2, 3, 128, 192) and second.shape == (1, 3, 64, 128)
+    # Frames of one padded size batch together: each batch pads only to its own size.
+    small, large = frames.calib
+    assert small.shape == (2, 3, 64, 128) and large.shape == (2, 3, 128, 192)
     kw = dict(ignore_label=255, mean=(0.5,) * 3, std=(0.25,) * 3, augment=None)
     train = SegmentationDataset(mixed_lists / SUPERNET_TRAIN_LIST, **kw)
-    assert torch.equal(first[0, :, :100, :150], train[0][0])  # the frames, mirrored beyond
-    assert torch.equal(first[1, :, :70, :130], train[1][0])
-    assert torch.equal(second[0], train[2][0])  # already a multiple of 64: untouched
+    assert torch.equal(small[0], train[1][0])  # already a multiple of 64: untouched
+    assert torch.equal(small[1, :, :60, :100], train[3][0])  # the frames, mirrored beyond
+    assert torch.equal(large[0, :, :100, :150], train[0][0])
+    assert torch.equal(large[1, :, :70, :130], train[2][0])
     ((image, label),) = frames.search  # kept at its own size
     assert image.shape == (1, 3, 75, 90) and label.shape == (1, 75, 90)
     cfg = SpaceConfig.from_params(tiny_params()["search_space"])
