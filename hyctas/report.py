@@ -76,7 +76,8 @@ def class_iou_section(rows: list[dict]) -> list[str]:
     """Markdown table of each class's val IoU (rows) per target (columns).
 
     Class names are the dataset's own (prepare_data's class table, through evaluate's
-    metrics); "–" marks a class neither in the val ground truth nor predicted.
+    metrics, whose JSON lists them alphabetically); "–" marks a class neither in the val
+    ground truth nor predicted.
     """
     names = list(rows[0]["iou"]) if rows and rows[0].get("iou") else []
     if not names:
