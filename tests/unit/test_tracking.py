@@ -144,6 +144,9 @@ def test_signal_ends_the_run_killed_and_exits_128_plus_signal(mlflow_store, tmp_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test runner started in the background (`make test &`) ignores SIGINT, and a child
+        # inherits that; stage_run leaves an ignored signal ignored, as nohup'd jobs expect.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 120)
