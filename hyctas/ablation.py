@@ -31,18 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hyctas.atomic import write_json, write_text
 from hyctas.errors import ConfigError
 from hyctas.provenance import PROJECT_ROOT, Fingerprint, file_digest, files_digest
-from hyctas.scenario import load_overlay, overlay_params, run_overlay
+from hyctas.scenario import cli_exits, load_overlay, merged_params, overlay_params, run_overlay
 
 RESULTS_DIR = "ablation"  # inside the ablation's workspace
 BASE_LOCK = "base_lock.digest"  # digest of the base's dvc.lock when it was copied
@@ -123,8 +119,7 @@ def variant_fingerprint(ablation: Ablation, overlay: dict, root: Path) -> Finger
 
     All the code, not only the stage's: a variant reruns the stages upstream of it.
     """
-    with open(root / "params.yaml", encoding="utf-8") as f:
-        params = overlay_params(yaml.safe_load(f), overlay)
+    params = merged_params(overlay, root)
     lock = root / "scenarios" / "runs" / ablation.base.stem / "dvc.lock"
     fingerprint = Fingerprint.of(ablation.stage, params, {"base_lock": lock})
     return Fingerprint({**fingerprint.parts, "code:project": project_code_digest(root)})
@@ -203,15 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("ablation", type=Path, help="ablation YAML (base, stage, variants)")
     parser.add_argument("--engine", choices=["dvc", "snakemake"], default="dvc")
     args = parser.parse_args(argv)
-    try:
+    with cli_exits("ablation"):
         run_ablation(Ablation.load(args.ablation), engine=args.engine)
-    except ConfigError as exc:
-        print(f"[ablation] error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except subprocess.CalledProcessError as exc:
-        sys.exit(exc.returncode or 1)
-    except KeyboardInterrupt:
-        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ unless `MLFLOW_TRACKING_URI` is set), in the experiment the overlay names.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +129,28 @@ def engine_command(engine: str, cores: int, stages: list[str] | None = None) -> 
     return ["snakemake", "--cores", str(cores), *(stages or [])]
 
 
+def merged_params(overlay: dict, root: Path = PROJECT_ROOT) -> dict:
+    """The project's params.yaml with `overlay` applied (`overlay_params`), not yet validated."""
+    with open(root / "params.yaml", encoding="utf-8") as f:
+        return overlay_params(yaml.safe_load(f), overlay)
+
+
+@contextlib.contextmanager
+def cli_exits(tag: str) -> Iterator[None]:
+    """A runner's exit codes: 2 for a ConfigError (its message on stderr, prefixed `[tag]`),
+    the engine's own code when it failed (its output already went to the terminal), 130 on
+    Ctrl-C."""
+    try:
+        yield
+    except ConfigError as exc:
+        print(f"[{tag}] error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except subprocess.CalledProcessError as exc:
+        sys.exit(exc.returncode or 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
 def run_scenario(
     overlay_path: Path,
     *,
@@ -169,8 +193,7 @@ def run_overlay(
     root: Path = PROJECT_ROOT,
 ) -> Path:
     """`run_scenario` of an overlay already read (`source` names it in errors)."""
-    with open(root / "params.yaml", encoding="utf-8") as f:
-        params = overlay_params(yaml.safe_load(f), overlay)
+    params = merged_params(overlay, root)
     validate_params(params, source=f"params.yaml + {source}")
     workspace = workspace or root / "scenarios" / "runs" / name
     changed = sync_workspace(workspace, params, root)
@@ -197,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workspace", type=Path, default=None, help="default: scenarios/runs/NAME")
     parser.add_argument("stages", nargs="*", help="only these stages and what they need")
     args = parser.parse_intermixed_args(argv)
-    try:
+    with cli_exits("scenario"):
         run_scenario(
             args.overlay,
             engine=args.engine,
@@ -205,13 +228,6 @@ def main(argv: list[str] | None = None) -> None:
             workspace=args.workspace,
             stages=args.stages or None,
         )
-    except ConfigError as exc:
-        print(f"[scenario] error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except subprocess.CalledProcessError as exc:
-        sys.exit(exc.returncode or 1)
-    except KeyboardInterrupt:
-        sys.exit(130)
 
 
 if __name__ == "__main__":
