@@ -35,13 +35,19 @@ ABLATION ?= supernet_ablation
 ablation: setup
 	$(PY) -m hyctas.ablation scenarios/$(ABLATION).yaml
 
+# Tests run in TEST_WORKERS processes (pytest-xdist), one test file per process at a time, so
+# a file's module fixtures (a tiny repo, a finished tiny DAG) are built once. Most tests wait on
+# subprocesses, so 2 workers suit a 2-core machine; TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+PYTEST := pytest -q -n $(TEST_WORKERS) --dist loadfile
+
 # The suite (< 15 min): unit tests, stage-level pipeline tests, DAG parity.
 test: setup
-	pytest -q -m "not e2e and not slurm"
+	$(PYTEST) -m "not e2e and not slurm"
 
 # Whole-DAG tests on tiny params (both engines, SLURM, MLflow under concurrency): slower.
 test-e2e: setup
-	pytest -q -m "e2e or slurm"
+	$(PYTEST) -m "e2e or slurm"
 
 test-fast: setup
 	pytest -q -m "not pipeline and not slow"

@@ -1,8 +1,13 @@
 """MLflow tracking: one run per stage execution, grouped under one parent run per pipeline run.
 
 The store is `sqlite:///mlflow.db` in the working directory unless `MLFLOW_TRACKING_URI` says
-otherwise (a shared server on a cluster: see README "Tracking"). Metrics files are the source
+otherwise (PostgreSQL or a server on a cluster: see docs/slurm.md). Metrics files are the source
 of truth; MLflow mirrors them (`StageRun.write_metrics` does both).
+
+The experiment is marked as a model-training one, so MLflow 3's UI opens it on its runs table;
+each stage run carries the tags `stage`, `target` and `arch_id` (columns to sort by, beside
+the metrics `miou` and `latency_ms` of `evaluate`) and a description that names the stage,
+what it does and its headline results. Models and their registration: `hyctas.registry`.
 
 No run is left RUNNING by a stage that ends in any way but SIGKILL:
 - A stage run ends FINISHED on success, KILLED when the stage was stopped (SIGTERM or SIGINT,
@@ -42,6 +47,24 @@ from hyctas.params import flatten, params_hash
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 PIPELINE_ENV = "HYCTAS_PIPELINE_ID"
+# MLflow 3's experiment kinds: a model-training experiment opens on its runs table.
+EXPERIMENT_KIND_TAG, TRAINING_EXPERIMENT = "mlflow.experimentKind", "custom_model_development"
+EXPERIMENT_TAGS = {EXPERIMENT_KIND_TAG: TRAINING_EXPERIMENT}
+NOTE_TAG = "mlflow.note.content"  # a run's description (markdown) in the MLflow UI
+# Short tags that mirror the `hyctas.*` ones the code queries, as columns of the runs table.
+DISPLAY_TAGS = {"hyctas.stage": "stage", "hyctas.target": "target", "hyctas.arch_id": "arch_id"}
+# The metrics a run's description quotes, when the run has them.
+HEADLINE_METRICS = (
+    "miou",
+    "latency_ms",
+    "fps",
+    "predicted_miou",
+    "predicted_latency_ms",
+    "hv_nsga2",
+    "hv_ratio",
+    "mape_pct",
+    "kendall_tau",
+)
 _METRIC_KEY_BAD = re.compile(r"[^\w ./:-]")  # what MLflow refuses in a metric name
 T = TypeVar("T")
 
@@ -89,12 +112,18 @@ def with_retries(fn: Callable[[], T], attempts: int = 8, base_delay: float = 0.2
 
 @contextlib.contextmanager
 def store_lock(uri: str) -> Iterator[None]:
-    """Hold an exclusive lock beside a sqlite store (no-op for other stores, e.g. a server).
+    """Hold an exclusive lock on a sqlite or PostgreSQL store (no-op for others, e.g. a server).
 
     On a fresh `mlflow.db`, parallel jobs each run MLflow's schema migrations and all but one
     fail ("duplicate column name"); two jobs may also each create the pipeline's parent run.
     A lock file `<db>.lock` serialises that short first step; runs then log concurrently.
+    A fresh PostgreSQL database fails the same way ("duplicate key value ... alembic_version"):
+    there the lock is a PostgreSQL advisory lock, which holds across nodes.
     """
+    if uri.startswith("postgresql"):
+        with _postgres_lock(uri):
+            yield
+        return
     prefix = "sqlite:///"
     if not uri.startswith(prefix):
         yield
@@ -109,6 +138,31 @@ def store_lock(uri: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+_ADVISORY_LOCK_KEY = 0x687963746173  # "hyctas": the one advisory lock every stage run takes
+
+
+@contextlib.contextmanager
+def _postgres_lock(uri: str) -> Iterator[None]:
+    """A session advisory lock on the PostgreSQL database at `uri`, on a connection of its own.
+
+    PostgreSQL drops the lock with the connection, so a job killed while holding it (even by
+    SIGKILL) does not block the others. Autocommit: no transaction stays open while it is held.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool)
+    key = {"key": _ADVISORY_LOCK_KEY}
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), key)
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), key)
+    finally:
+        engine.dispose()
 
 
 class StopSignal(SystemExit):
@@ -191,11 +245,19 @@ def metric_key(key: str) -> str:
 
 
 class StageRun:
-    """An open MLflow run of one stage execution."""
+    """An open MLflow run of one stage execution.
 
-    def __init__(self, client: Any, run_id: str) -> None:
+    Attributes:
+        client: The MlflowClient of the store.
+        run_id: The run's id.
+        note: The run's description as set when it opened (`stage_run`); `write_metrics`
+            adds the headline metrics to it.
+    """
+
+    def __init__(self, client: Any, run_id: str, note: str = "") -> None:
         self.client = client
         self.run_id = run_id
+        self.note = note
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Log numeric metrics (non-numbers are skipped: they stay in the metrics JSON only)."""
@@ -224,16 +286,41 @@ class StageRun:
         """Write the stage's metrics JSON atomically (the source of truth) and log it here."""
         write_json(path, metrics)
         self.log_metrics(metrics)
+        self.describe_results(metrics)
+
+    def describe_results(self, metrics: dict[str, Any]) -> None:
+        """Add the headline metrics among `metrics` (`HEADLINE_METRICS`) to the description."""
+        found = [
+            f"{key} **{value:.4g}**"
+            for key in HEADLINE_METRICS
+            if isinstance(value := metrics.get(key), int | float) and not isinstance(value, bool)
+        ]
+        if found:
+            self.set_tags({NOTE_TAG: f"{self.note}\n\nResults: {' · '.join(found)}"})
 
 
 def _experiment_id(client: Any, name: str) -> str:
+    """Get or create the experiment `name`, marked as a model-training experiment.
+
+    MLflow 3's UI opens an experiment by its kind (tag `mlflow.experimentKind`): on its runs
+    table for model training, on traces for GenAI; an unmarked one gets a guessed kind. An
+    existing experiment that is unmarked or only guessed is marked too; a kind chosen by hand
+    is left alone.
+    """
     experiment = with_retries(lambda: client.get_experiment_by_name(name))
-    if experiment is not None:
-        return experiment.experiment_id
-    try:
-        return with_retries(lambda: client.create_experiment(name))
-    except Exception:  # another process created it first
-        return with_retries(lambda: client.get_experiment_by_name(name)).experiment_id
+    if experiment is None:
+        try:
+            return with_retries(lambda: client.create_experiment(name, tags=EXPERIMENT_TAGS))
+        except Exception:  # another process created it first
+            experiment = with_retries(lambda: client.get_experiment_by_name(name))
+    kind = experiment.tags.get(EXPERIMENT_KIND_TAG)
+    if kind is None or kind.endswith("_inferred") or kind == "no_inferred_type":
+        with_retries(
+            lambda: client.set_experiment_tag(
+                experiment.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_EXPERIMENT
+            )
+        )
+    return experiment.experiment_id
 
 
 def _parent_run_id(client: Any, experiment_id: str, pipeline_id: str) -> str:
@@ -248,6 +335,8 @@ def _parent_run_id(client: Any, experiment_id: str, pipeline_id: str) -> str:
         "hyctas.pipeline_id": pipeline_id,
         "hyctas.kind": "pipeline",
         "mlflow.runName": f"pipeline-{pipeline_id}",
+        NOTE_TAG: f"Pipeline run `{pipeline_id}`: one child run per stage execution; its "
+        "status follows the latest attempt of each stage (and target).",
     }
     return with_retries(lambda: client.create_run(experiment_id, tags=tags)).info.run_id
 
@@ -291,10 +380,11 @@ def pipeline_status(children: list[Any]) -> tuple[str, int | None]:
 def _sync_parent(client: Any, experiment_id: str, parent: str, rounds: int = 5) -> None:
     """Set the parent run's status from its stage runs (see `pipeline_status`).
 
-    Several jobs may do this at once. On sqlite, `store_lock` serialises them. A server has no
-    lock and MLflow no compare-and-set, so each job writes, reads the stage runs again and
-    writes again until what it read matches what it wrote: any change to a stage run is
-    followed by its own job's sync, so the job that writes last has read the final state.
+    Several jobs may do this at once. On sqlite and PostgreSQL, `store_lock` serialises them.
+    A server has no lock and MLflow no compare-and-set, so each job writes, reads the stage
+    runs again and writes again until what it read matches what it wrote: any change to a
+    stage run is followed by its own job's sync, so the job that writes last has read the
+    final state.
     """
     with store_lock(tracking_uri()):
         written = None
@@ -309,6 +399,22 @@ def _sync_parent(client: Any, experiment_id: str, parent: str, rounds: int = 5) 
             written = (status, end)
 
 
+def run_note(tags: dict[str, str], description: str | None) -> str:
+    """A stage run's description (markdown): its name, what the stage does, target and arch.
+
+    Args:
+        tags: the run's tags (`mlflow.runName`, `target`, `arch_id`).
+        description: the stage script's docstring, or None; its first paragraph is kept.
+    """
+    lines = [f"**{tags['mlflow.runName']}**"]
+    if description and description.strip():
+        lines.append(" ".join(description.strip().split("\n\n", 1)[0].split()))
+    facts = [f"{key} `{tags[key]}`" for key in ("target", "arch_id") if key in tags]
+    if facts:
+        lines.append(" · ".join(facts))
+    return "\n\n".join(lines)
+
+
 @contextlib.contextmanager
 def stage_run(
     stage: str,
@@ -316,6 +422,7 @@ def stage_run(
     *,
     target: str | None = None,
     tags: dict[str, str] | None = None,
+    description: str | None = None,
 ) -> Iterator[StageRun]:
     """Open one MLflow run for a stage execution; it ends FINISHED, KILLED or FAILED.
 
@@ -323,11 +430,17 @@ def stage_run(
     open, `Preempted`, KeyboardInterrupt), FAILED on any other exception. The parent run of the
     pipeline is set from its stage runs when this run starts and when it ends.
 
+    Besides the `hyctas.*` tags, the run carries `stage`, `target` and `arch_id` (the runs
+    table's columns) and a description (`run_note`), completed with the headline metrics by
+    `StageRun.write_metrics`.
+
     Args:
         stage: stage name (also the params block logged beside `base`).
         params: the whole validated params dict.
         target: retraining target name for fanned-out stages.
         tags: extra tags (for example `hyctas.arch_id`).
+        description: what the stage does (its script's docstring: the first paragraph is
+            kept).
     """
     import mlflow
     from mlflow.entities import Param
@@ -352,6 +465,11 @@ def stage_run(
             **({"hyctas.target": target} if target else {}),
             **(tags or {}),
         }
+        run_tags.update(
+            {short: run_tags[key] for key, short in DISPLAY_TAGS.items() if key in run_tags}
+        )
+        note = run_note(run_tags, description)
+        run_tags[NOTE_TAG] = note
         run_id = with_retries(lambda: client.create_run(experiment_id, tags=run_tags)).info.run_id
         status = "FAILED"
         try:
@@ -362,7 +480,7 @@ def stage_run(
                 chunk = batch[start : start + 100]
                 with_retries(lambda c=chunk: client.log_batch(run_id, params=c))
             stops.arm()
-            yield StageRun(client, run_id)
+            yield StageRun(client, run_id, note)
             status = "FINISHED"
         except BaseException as exc:
             status = _ended_status(exc)

@@ -2,7 +2,8 @@
 
 The mIoU is over val frames at their own size, predicted with `evaluate`'s test-time inference
 (flip, scales, sliding window; recorded in the metrics); latency times the plain single pass;
-size and the ONNX export are at the first val frame's size padded to multiples of 64.
+size and the ONNX export are at the first val frame's size padded to multiples of 64. The
+export is also logged as an MLflow model (a pyfunc over the ONNX file, `hyctas.registry`).
 
     python -m stages.evaluate --params params.yaml --model results/retrain/fast/model.pt \
         --lists data/prepare_data/lists --onnx-out results/evaluate/fast/model.onnx \
@@ -27,6 +28,7 @@ from hyctas.export import check_onnx, checkpoint_metadata, export_onnx
 from hyctas.latency.runmode import RunMode
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
+from hyctas.registry import log_evaluated_model
 from hyctas.space.arch import Arch
 from hyctas.stage import LISTS, parse_stage_args, run_stage
 from hyctas.tracking import stage_run
@@ -66,7 +68,7 @@ def main(args: argparse.Namespace) -> None:
         if state["kind"] == "segnet"
         else "baseline"
     }
-    with stage_run(STAGE, params, target=target, tags=tags) as run:
+    with stage_run(STAGE, params, target=target, tags=tags, description=__doc__) as run:
         matrix, dataset = val_confusion(model, args.lists, state, base, device, inference)
         metrics = {
             "target": target,
@@ -97,7 +99,11 @@ def main(args: argparse.Namespace) -> None:
         )
         for path in (args.confusion, args.overlays):
             run.log_artifact(path)
-        run.write_metrics(args.metrics_out, metrics)
+        # The ONNX export as an MLflow model (pyfunc), its URI in the metrics JSON too.
+        model_tags = {"target": target, "arch_id": tags["hyctas.arch_id"]}
+        log_evaluated_model(
+            run, args.onnx_out, args.metrics_out, metrics, name=target, tags=model_tags
+        )
     print(
         f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f} ({metrics['inference']}), "
         f"{metrics['latency_ms']:.1f} ms, "

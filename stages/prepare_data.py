@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> None:
             )
     source = source_from_params(block, args.dataset_out, str(args.params))
     source.table.check_num_classes(base["num_classes"])
-    with stage_run(STAGE, params) as run:
+    with stage_run(STAGE, params, description=__doc__) as run:
         if block["source"] == "synthetic":
             generate_dataset(
                 args.dataset_out,

@@ -42,7 +42,7 @@ def parse_args() -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     relaunch_if_multi_gpu(params, STAGE)  # resources.<stage>.gpus > 1: torchrun, then exit
-    with training_session(STAGE, params) as session:
+    with training_session(STAGE, params, description=__doc__) as session:
         summary = pretrain(
             params,
             args.lists,

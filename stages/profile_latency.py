@@ -44,7 +44,7 @@ def main(args: argparse.Namespace) -> None:
     base = params["base"]
     cfg = SpaceConfig.from_params(params["search_space"])
     settings = ProfileSettings.from_params(params[STAGE])
-    with stage_run(STAGE, params) as run:
+    with stage_run(STAGE, params, description=__doc__) as run:
         result = run_profile(cfg, base["num_classes"], settings, base["seed"])
         result.table.save(args.table)
         result.model.save(args.model)

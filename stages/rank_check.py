@@ -51,7 +51,7 @@ def parse_args() -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     predictor = LatencyPredictor.load(args.latency_table, args.latency_model)
-    with stage_run(STAGE, params) as run:
+    with stage_run(STAGE, params, description=__doc__) as run:
         result = rank_check(
             params,
             args.supernet,

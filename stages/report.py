@@ -3,7 +3,9 @@
 With `report.paired_latency` it also times every target's retrained model side by side in the
 same interleaved rounds (the `evaluate.latency` protocol), and the verdict compares those, as
 do the searched targets' comparisons with the random architectures of their latency bands and
-with the baseline family (hypervolume ratio; `hyctas.report.chance_section`).
+with the baseline family (hypervolume ratio; `hyctas.report.chance_section`). Each target's
+model (logged by `evaluate`) is registered in the MLflow Model Registry as
+`<base.mlflow_experiment>-<searched|random|baseline>`, alias the target's name.
 
     python -m stages.report --params params.yaml --select-dir results/select \
         --retrain-dir results/retrain --evaluate-dir results/evaluate \
@@ -25,6 +27,7 @@ from hyctas.evaluation.latency import measure_latencies_ms
 from hyctas.latency.runmode import RunMode
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
+from hyctas.registry import check_aliases, register_targets
 from hyctas.report import chance_metrics, collect_rows, write_report
 from hyctas.stage import parse_stage_args, run_stage
 from hyctas.tracking import stage_run
@@ -52,6 +55,7 @@ def parse_args() -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     targets = list(params["select"]["targets"])
+    check_aliases(targets)  # before any work: each target name becomes a registry alias
     rows = collect_rows(targets, args.select_dir, args.retrain_dir, args.evaluate_dir)
     if params[STAGE]["paired_latency"]:
         block = params["evaluate"]["latency"]
@@ -62,7 +66,7 @@ def main(args: argparse.Namespace) -> None:
         paired = measure_latencies_ms(models, block, mode)
         for row in rows:
             row["paired_latency_ms"] = paired[row["target"]]["latency_ms"]
-    with stage_run(STAGE, params) as run:
+    with stage_run(STAGE, params, description=__doc__) as run:
         summary = write_report(
             args.out,
             rows,
@@ -84,7 +88,11 @@ def main(args: argparse.Namespace) -> None:
         }
         metrics.update(chance_metrics(summary))  # vs band randoms and the baseline family
         run.write_metrics(args.metrics_out, {**metrics, "kendall_tau": summary["kendall_tau"]})
+        experiment = params["base"]["mlflow_experiment"]
+        registered = register_targets(run, experiment, targets, args.select_dir, args.evaluate_dir)
     print((args.out / "summary.md").read_text())
+    for entry in registered:  # what `mlflow.pyfunc.load_model` takes
+        print(f"[{STAGE}] {entry.uri}: version {entry.version}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ def main(args: argparse.Namespace) -> None:
             f"{args.spec}: unreadable model spec ({exc}); re-run the select stage"
         ) from None
     tags = {"hyctas.arch_id": spec.get("arch_id", spec["kind"])}
-    with training_session(STAGE, params, target=spec["target"], tags=tags) as session:
+    with training_session(
+        STAGE, params, target=spec["target"], tags=tags, description=__doc__
+    ) as session:
         summary = retrain(
             params,
             spec,

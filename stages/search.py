@@ -66,7 +66,7 @@ def parse_args() -> argparse.Namespace:
 def main(args: argparse.Namespace) -> None:
     params = load_params(args.params)
     predictor = LatencyPredictor.load(args.latency_table, args.latency_model)
-    with stage_run(STAGE, params) as run:
+    with stage_run(STAGE, params, description=__doc__) as run:
         result = run_search(
             params,
             args.supernet,

@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> None:
         seed=params["base"]["seed"],
     )
     tags = {"hyctas.arch_id": spec.get("arch_id", spec["kind"])}
-    with stage_run(STAGE, params, target=args.target, tags=tags) as run:
+    with stage_run(STAGE, params, target=args.target, tags=tags, description=__doc__) as run:
         write_json(args.out, spec)
         metrics = {f"predicted_{k}": v for k, v in spec.get("predicted", {}).items()}
         run.write_metrics(

@@ -69,3 +69,32 @@ def tiny_tree(tmp_path: Path) -> Path:
     for i in range(2):
         write_frame(root, "val", "lindau", 10 + i)
     return root
+
+
+def tiny_baseline(num_classes: int, aux: bool, mean, std) -> tuple:
+    """A Fast-SCNN at width 0.25 whose logits vary by class, and its checkpoint (target `fast`).
+
+    Fresh BatchNorm statistics make the logits nearly constant, so they are estimated on random
+    batches first. Returns (network, checkpoint state, baseline config).
+    """
+    import torch
+
+    from hyctas.evaluation.batchnorm import recalibrate_bn
+    from hyctas.models.baseline import BaselineConfig
+    from hyctas.models.factory import build_model, model_checkpoint
+
+    torch.manual_seed(0)
+    cfg = BaselineConfig("fast_scnn", width=0.25, aux=aux)
+    net = build_model("baseline", num_classes=num_classes, aux=aux, baseline=cfg)
+    recalibrate_bn(net, [torch.randn(2, 3, 64, 64) for _ in range(3)], torch.device("cpu"))
+    state = model_checkpoint(
+        net,
+        kind="baseline",
+        baseline=cfg,
+        num_classes=num_classes,
+        aux=aux,
+        mean=list(mean),
+        std=list(std),
+        target="fast",
+    )
+    return net, state, cfg

@@ -32,14 +32,19 @@ class TrainingSession:
 
 @contextlib.contextmanager
 def training_session(
-    stage: str, params: dict, *, target: str | None = None, tags: dict[str, str] | None = None
+    stage: str,
+    params: dict,
+    *,
+    target: str | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
 ) -> Iterator[TrainingSession]:
     """Join the torchrun process group (if any), pick this rank's device, open the MLflow run
-    on rank 0, and leave the group at the end."""
+    on rank 0 (`stage_run`'s arguments), and leave the group at the end."""
     info = init_distributed(resolve_device(params["base"]["device"]))
     device = resolve_device(params["base"]["device"], info)
     tracking = (
-        stage_run(stage, params, target=target, tags=tags)
+        stage_run(stage, params, target=target, tags=tags, description=description)
         if info.is_main
         else contextlib.nullcontext()
     )

@@ -100,6 +100,43 @@ def snakemake_resources(repo: Path = REPO, configfile: Path | None = None) -> di
     }
 
 
+# Pictures and tables are drawn by `dvc plots show` and shown by `snakemake --report`, all
+# but these: files for programs, not people (the latency table opens with a `#` header line).
+LOOKED_AT = (".png", ".csv")
+NOT_PLOTS = frozenset({"results/profile_latency/latency_table.csv"})
+
+
+def dvc_plot_ids(repo: Path = REPO) -> dict[str, frozenset[str]]:
+    """Each plot `dvc plots show` draws (its id: a file path, or a top-level plot's title) and
+    the files it reads: stage outputs under `plots:` (`foreach` expanded), then dvc.yaml's
+    top-level `plots:` (a file path, or a title whose `y` maps files to columns)."""
+    import yaml
+    from dvc.repo import Repo
+
+    ids: dict[str, frozenset[str]] = {}
+    with Repo(str(repo)) as dvc:
+        for stage in dvc.index.stages:
+            ids |= {o.def_path: frozenset({o.def_path}) for o in stage.outs if o.plot}
+    for entry in yaml.safe_load((repo / "dvc.yaml").read_text()).get("plots", []):
+        plot_id, props = (entry, None) if isinstance(entry, str) else next(iter(entry.items()))
+        y = (props or {}).get("y")
+        ids[plot_id] = frozenset(y) if isinstance(y, dict) else frozenset({plot_id})
+    return ids
+
+
+def snakemake_report_outputs(repo: Path = REPO) -> dict[str, bool]:
+    """Each output path of workflow/rules/*.smk (wildcards kept) and whether `report(...)`
+    wraps it, so that `snakemake --report` shows it."""
+    found = {}
+    for smk in sorted((repo / "workflow" / "rules").glob("*.smk")):
+        text = smk.read_text()
+        for block in re.findall(r"^    output:\n((?:        .*\n|\n)*)", text, flags=re.M):
+            # name="path", or name=flag("path", ...) with flag report, directory, temp...
+            for flag, path in re.findall(r"^        \w+=(?:(\w+)\()?\s*\"([^\"]+)\"", block, re.M):
+                found[path] = flag == "report"
+    return found
+
+
 def snakemake_params(repo: Path = REPO) -> dict[str, frozenset[str]]:
     """The params keys each rule declares through `params_of(...)` in workflow/rules/*.smk."""
     keys = {}

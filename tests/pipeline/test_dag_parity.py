@@ -6,7 +6,16 @@ import copy
 
 import pytest
 
-from tests.pipeline.dags import dvc_jobs, dvc_params, snakemake_jobs, snakemake_params
+from tests.pipeline.dags import (
+    LOOKED_AT,
+    NOT_PLOTS,
+    dvc_jobs,
+    dvc_params,
+    dvc_plot_ids,
+    snakemake_jobs,
+    snakemake_params,
+    snakemake_report_outputs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +75,31 @@ def test_same_params_keys():
     for name, keys in dvc.items():
         rule, _, target = name.partition("/")
         assert keys == {k.replace("{wc.target}", target) for k in smk[rule]}, name
+
+
+def test_every_picture_and_table_is_a_dvc_plot(both):
+    """Each PNG and CSV a stage writes is drawn by `dvc plots show` (NOT_PLOTS aside), so a
+    new picture cannot be forgotten; and every plot reads stage outputs."""
+    dvc, _ = both
+    outputs = {o for job in dvc.values() for o in job.outputs}
+    plotted = set().union(*dvc_plot_ids().values())
+    missing = {o for o in outputs if o.endswith(LOOKED_AT)} - NOT_PLOTS - plotted
+    assert not missing, f"declare these under their stage's `plots:` in dvc.yaml: {sorted(missing)}"
+    assert plotted <= outputs - NOT_PLOTS, sorted(plotted - outputs)
+
+
+def test_snakemake_report_shows_what_dvc_plots(repo_params):
+    """`snakemake --report` carries the files `dvc plots show` draws, plus the summary table."""
+    outputs = snakemake_report_outputs()
+    unwrapped = [p for p, wrapped in outputs.items() if p.endswith(LOOKED_AT) and not wrapped]
+    assert set(unwrapped) <= NOT_PLOTS, f"wrap these outputs in report(...): {unwrapped}"
+    reported = {
+        path.replace("{target}", target)
+        for path, wrapped in outputs.items()
+        if wrapped
+        for target in repo_params["select"]["targets"]
+    }
+    assert reported == set().union(*dvc_plot_ids().values()) | {"reports/summary.md"}
 
 
 def test_commands_call_stage_modules(both):

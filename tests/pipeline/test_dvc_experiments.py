@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from tests.pipeline.dags import dvc_jobs
-from tests.pipeline.test_faults import quiet_env
-from tests.pipeline.tiny import tiny_repo
+from tests.pipeline.tiny import env, tiny_repo
 
 pytestmark = pytest.mark.pipeline
 
@@ -34,7 +33,7 @@ def run(repo: Path, *cmd: str, timeout: int = 600) -> str:
     import subprocess
 
     proc = subprocess.run(
-        list(cmd), cwd=repo, env=quiet_env(repo), capture_output=True, text=True, timeout=timeout
+        list(cmd), cwd=repo, env=env(repo), capture_output=True, text=True, timeout=timeout
     )
     assert proc.returncode == 0, f"{' '.join(cmd)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout

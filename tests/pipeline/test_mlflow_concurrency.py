@@ -4,6 +4,10 @@ under one parent run that ends FINISHED with them (each job sets it from its sib
 SQLite serialises writers; the losers of a race see "database is locked" (hyctas.tracking
 retries with backoff), and on a fresh store every job would run the schema migrations at once
 ("duplicate column name": hyctas.tracking.store_lock serialises that first step).
+
+The Snakemake `-j 4` fan-out also runs against a fresh PostgreSQL database (e2e tier; a
+throw-away server from tests/pipeline/postgres_server.py): there the same race fails with
+"duplicate key value ... alembic_version" unless store_lock's advisory lock serialises it.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.test_faults import quiet_env, write_archive
-from tests.pipeline.tiny import REPO, tiny_repo
+from tests.pipeline.postgres_server import ServerUnavailable, start_server
+from tests.pipeline.tiny import REPO, tiny_repo, write_archive
+from tests.pipeline.tiny import env as tiny_env
 
 pytestmark = pytest.mark.pipeline
 
@@ -47,7 +52,7 @@ def runs(store: str, experiment: str) -> list:
 
 def test_parallel_stage_runs_on_a_fresh_sqlite_store(tmp_path):
     n = 4
-    env = {**quiet_env(tmp_path), "HYCTAS_PIPELINE_ID": "burst-1", "PYTHONPATH": str(REPO)}
+    env = {**tiny_env(tmp_path), "HYCTAS_PIPELINE_ID": "burst-1", "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(i)],
@@ -73,12 +78,33 @@ def test_parallel_stage_runs_on_a_fresh_sqlite_store(tmp_path):
     assert {r.data.tags["mlflow.parentRunId"] for r in stages} == {parents[0].info.run_id}
 
 
-def test_snakemake_j4_fan_out_gives_one_finished_run_per_job(tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.e2e)])
+def store(request):
+    """Tracking URI of a fan-out test: None, the tiny repo's own sqlite file (`make test`); or a
+    fresh database on a throw-away PostgreSQL server on loopback (e2e tier; skipped with the
+    reason where the server cannot start), stopped after the test."""
+    if request.param == "sqlite":
+        yield None
+        return
+    try:
+        server = start_server()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no local PostgreSQL server: {exc}")
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+def test_snakemake_j4_fan_out_gives_one_finished_run_per_job(tmp_path, store):
     repo = tiny_repo(tmp_path)
+    env = {**tiny_env(repo), **({"MLFLOW_TRACKING_URI": store} if store else {})}
     specs = __import__("yaml").safe_load((repo / "params.yaml").read_text())["select"]["targets"]
     # Band targets draw from random-search rows, which this stand-in archive does not have.
     targets = [name for name, spec in specs.items() if "band_of" not in spec]
-    assert len(targets) >= 3  # parallel select jobs, one per target
+    assert len(targets) >= 4  # parallel select jobs, one per target
+    if store:  # 4 jobs, all at once under -j 4, are enough to show concurrency: keep e2e short
+        targets = targets[:4]
     (repo / "results/search").mkdir(parents=True)
     write_archive(repo / "results/search/archive.csv", [12.0, 20.0, 30.0])  # the search's output
     outs = [f"results/select/{t}/metrics.json" for t in targets]
@@ -92,21 +118,26 @@ def test_snakemake_j4_fan_out_gives_one_finished_run_per_job(tmp_path):
         "--allowed-rules",
         "select",
     ]
-    proc = subprocess.run(
-        cmd, cwd=repo, env=quiet_env(repo), capture_output=True, text=True, timeout=600
-    )
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     logs = "".join((repo / "logs/select" / f"{t}.log").read_text() for t in targets)
     assert "database is locked" not in logs and "Traceback" not in logs
     experiment = __import__("yaml").safe_load((repo / "params.yaml").read_text())["base"][
         "mlflow_experiment"
     ]
-    found = runs(quiet_env(repo)["MLFLOW_TRACKING_URI"], experiment)
+    found = runs(env["MLFLOW_TRACKING_URI"], experiment)
     stages = [r for r in found if r.data.tags.get("hyctas.kind") == "stage"]
     parents = [r for r in found if r.data.tags.get("hyctas.kind") == "pipeline"]
     assert sorted(r.data.tags["hyctas.target"] for r in stages) == sorted(targets)
     assert {r.info.status for r in stages} == {"FINISHED"}
     assert [r.info.status for r in parents] == ["FINISHED"]
+    # The jobs really wrote at the same time: some runs were open together.
+    assert any(
+        a.info.start_time < b.info.end_time and b.info.start_time < a.info.end_time
+        for a in stages
+        for b in stages
+        if a is not b
+    )
     for run in stages:  # MLflow mirrors each job's metrics.json
         target = run.data.tags["hyctas.target"]
         written = json.loads((repo / f"results/select/{target}/metrics.json").read_text())
@@ -140,7 +171,7 @@ def loopback_server(tmp_path):
         "--artifacts-destination",
         str(tmp_path / "artifacts"),
     ]
-    env = {**quiet_env(tmp_path), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**tiny_env(tmp_path), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -176,7 +207,7 @@ def loopback_server(tmp_path):
 def test_parallel_stage_runs_through_a_loopback_server(tmp_path, loopback_server):
     n = 4
     env = {
-        **quiet_env(tmp_path),
+        **tiny_env(tmp_path),
         "MLFLOW_TRACKING_URI": loopback_server,
         "HYCTAS_PIPELINE_ID": "srv-1",
         "PYTHONPATH": str(REPO),

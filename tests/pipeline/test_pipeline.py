@@ -1,15 +1,21 @@
-"""The whole DAG on tiny params through both engines: outputs, a no-op re-run, MLflow runs."""
+"""The whole DAG on tiny params through both engines: outputs, a no-op re-run, MLflow runs, and
+the pages that show its plots (`dvc plots show` offline, `snakemake --report`)."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
 import yaml
+from dvc_render.base import Renderer
 from mlflow.tracking import MlflowClient
 
-from tests.pipeline.dags import dvc_jobs
+from hyctas.registry import KINDS, MODEL_KEY, registered_model_name, target_kind
+from tests.pipeline.browser import INSTALL_HINT, REMOTE_SCRIPT, drawn_chart, dump_dom, find_chromium
+from tests.pipeline.dags import dvc_jobs, dvc_plot_ids
+from tests.pipeline.mlflow_ui import Chromium, mlflow_server, page_text, runs_table
 from tests.pipeline.tiny import run, tiny_repo
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.e2e]
@@ -96,6 +102,23 @@ def test_one_mlflow_run_per_stage_execution(dvc_repo):
     evaluate = next(r for r in runs if r.data.tags["mlflow.runName"] == "evaluate[fast]")
     metrics = json.loads((dvc_repo / "results/evaluate/fast/metrics.json").read_text())
     assert evaluate.data.metrics["miou"] == pytest.approx(metrics["miou"])
+    # A training experiment (MLflow 3 opens it on its runs), runs sortable by target and arch;
+    # report registered every target's model under its alias, in the model of its kind.
+    params = yaml.safe_load((dvc_repo / "params.yaml").read_text())
+    experiment = params["base"]["mlflow_experiment"]
+    client = MlflowClient(f"sqlite:///{dvc_repo / 'mlflow.db'}")
+    kind = client.get_experiment_by_name(experiment).tags["mlflow.experimentKind"]
+    assert kind == "custom_model_development"
+    assert evaluate.data.tags["target"] == "fast"
+    assert evaluate.data.tags["arch_id"] == evaluate.data.tags["hyctas.arch_id"]
+    assert evaluate.data.tags["mlflow.note.content"].startswith("**evaluate[fast]**")
+    for target in params["select"]["targets"]:
+        spec = json.loads((dvc_repo / f"results/select/{target}/model.json").read_text())
+        name = registered_model_name(experiment, target_kind(spec))
+        version = client.get_model_version_by_alias(name, target)
+        assert version.tags["arch_id"] == spec.get("arch_id", spec["kind"]), target
+        evaluated = json.loads((dvc_repo / f"results/evaluate/{target}/metrics.json").read_text())
+        assert version.source == evaluated[MODEL_KEY], target
 
 
 def stage_runs(repo) -> list:
@@ -106,12 +129,48 @@ def stage_runs(repo) -> list:
     return client.search_runs([exp.experiment_id], "tags.`hyctas.kind` = 'stage'")
 
 
-def test_snakemake_produces_the_same_outputs(dvc_repo, tmp_path):
-    repo = tiny_repo(tmp_path)
+def test_mlflow_ui_lists_the_stage_runs_and_the_registered_models(dvc_repo, tmp_path):
+    """`mlflow server` on the finished run, looked at in headless Chromium: the runs table
+    (sorted by mIoU, with target, arch_id, miou, latency_ms) and the registered models."""
+    browser = find_chromium()
+    if browser is None:
+        pytest.skip(INSTALL_HINT)
+    params = yaml.safe_load((dvc_repo / "params.yaml").read_text())
+    experiment = params["base"]["mlflow_experiment"]
+    store = f"sqlite:///{dvc_repo / 'mlflow.db'}"
+    experiment_id = MlflowClient(store).get_experiment_by_name(experiment).experiment_id
+    targets = list(params["select"]["targets"])
+    with (
+        mlflow_server(store, tmp_path / "server.log") as url,
+        Chromium(browser) as page,
+    ):
+        text = runs_table(page, url, experiment_id, [f"evaluate[{t}]" for t in targets])
+        assert "Training runs" in text and "report" in text and "prepare_data" in text
+        assert all(column in text for column in ("miou", "latency_ms", "target", "arch_id"))
+        page.screenshot(tmp_path / "mlflow-runs.png")  # what docs/mlflow-runs.png shows
+        names = {kind: registered_model_name(experiment, kind) for kind in KINDS}
+        page_text(page, f"{url}/#/models", sorted(names.values()))
+        for kind, name in names.items():  # each model's page lists its versions' aliases
+            shown = " ".join(page_text(page, f"{url}/#/models/{name}", ["Version 1"]).split())
+            for target in targets:
+                spec = json.loads((dvc_repo / f"results/select/{target}/model.json").read_text())
+                if target_kind(spec) == kind:
+                    assert f"@ {target}" in shown, (name, target, shown[:3000])
+    assert (tmp_path / "mlflow-runs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def snakemake_repo(tmp_path_factory):
+    repo = tiny_repo(tmp_path_factory.mktemp("snakemake"))
     # -j 4 with one thread per retrain and evaluate job: the fan-out runs four jobs at a time,
     # all writing to one fresh sqlite MLflow store.
     one_thread = ["--set-threads", "retrain=1", "evaluate=1", "select=1"]
     run(repo, "snakemake", "-j", "4", *one_thread, timeout=1500)
+    return repo
+
+
+def test_snakemake_produces_the_same_outputs(dvc_repo, snakemake_repo):
+    repo = snakemake_repo
     assert not [o for o in declared_outputs(repo) if not (repo / o).exists()]
     logs = "".join(p.read_text() for p in (repo / "logs").rglob("*.log"))
     assert "Traceback" not in logs
@@ -146,3 +205,48 @@ def test_snakemake_produces_the_same_outputs(dvc_repo, tmp_path):
     assert [x.split(",")[0] for x in first_ids(repo)] == [
         x.split(",")[0] for x in first_ids(dvc_repo)
     ]
+
+
+@pytest.fixture(scope="module")
+def plots_page(dvc_repo, tmp_path_factory):
+    """`dvc plots show` of the finished run: the page DVC writes with .dvc/config's template."""
+    out = tmp_path_factory.mktemp("dvc_plots")
+    run(dvc_repo, "dvc", "plots", "show", "-o", str(out))
+    return out / "index.html"
+
+
+def test_dvc_plots_show_draws_every_plot_offline(dvc_repo, plots_page):
+    html = plots_page.read_text()
+    assert not REMOTE_SCRIPT.search(html), "the page loads a script from the network"
+    assert "vegaEmbed" in html and "{scripts}" not in html
+    ids = dvc_plot_ids(dvc_repo)
+    assert any("/evaluate/" in i for i in ids) and any("/retrain/" in i for i in ids)
+    for plot_id in ids:
+        div = re.escape(Renderer.remove_special_chars(plot_id))
+        assert re.search(rf'id\s*=\s*"{div}"', html), f"{plot_id} is not on the page"
+    images = re.findall(r'<img src="([^"]+\.png)"', html)  # DVC copies them to static/
+    assert len(images) == sum(i.endswith(".png") for i in ids)
+    assert all((plots_page.parent / src).is_file() for src in images), images
+
+
+def test_dvc_plots_page_renders_offline_in_headless_chromium(dvc_repo, plots_page):
+    browser = find_chromium()
+    if browser is None:
+        pytest.skip(INSTALL_HINT)
+    dom = dump_dom(browser, plots_page)
+    charts = [i for i in dvc_plot_ids(dvc_repo) if not i.endswith(".png")]
+    blank = [i for i in charts if not drawn_chart(dom, i)]
+    assert charts and not blank, f"vega drew nothing for {blank}"
+
+
+def test_snakemake_report_carries_every_plot_and_the_summary(snakemake_repo, tmp_path):
+    out = tmp_path / "report.html"
+    run(snakemake_repo, "snakemake", "--report", str(out))
+    html = out.read_text()
+    assert not REMOTE_SCRIPT.search(html), "the report loads a script from the network"
+    found = re.search(r'<script id="results"[^>]*>\s*var results = (.*?);?\s*</script>', html, re.S)
+    assert found, "no results in the report"
+    results = json.loads(found.group(1))  # {path: {..., "data_uri": the file, embedded}}
+    plotted = set().union(*dvc_plot_ids(snakemake_repo).values())
+    assert set(results) == plotted | {"reports/summary.md"}
+    assert all(r["data_uri"].startswith("data:") for r in results.values())

@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.pipeline.test_faults import stage
-from tests.pipeline.tiny import PREPARE_DATA_ARGS, pretrain_args, tiny_params, tiny_repo
+from tests.pipeline.tiny import PREPARE_DATA_ARGS, pretrain_args, stage, tiny_params, tiny_repo
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.e2e]  # a few minutes: the e2e tier
 RUNS = 3 + 2  # tiny_overrides.yaml: 3 architectures, the first 2 again with the repeat seed

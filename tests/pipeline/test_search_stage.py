@@ -13,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.pipeline.test_faults import quiet_env, stage
-from tests.pipeline.tiny import PREPARE_DATA_ARGS, pretrain_args, tiny_params, tiny_repo
+from tests.pipeline.tiny import PREPARE_DATA_ARGS, env, pretrain_args, stage, tiny_params, tiny_repo
 
 pytestmark = pytest.mark.pipeline
 
@@ -87,7 +86,7 @@ def repo(tmp_path_factory):
 
 def run_search(repo: Path, tag: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        search_cmd(tag), cwd=repo, env=quiet_env(repo), capture_output=True, text=True, timeout=600
+        search_cmd(tag), cwd=repo, env=env(repo), capture_output=True, text=True, timeout=600
     )
 
 
@@ -97,7 +96,7 @@ def stop_after_first_generation(repo: Path, tag: str) -> subprocess.CompletedPro
     proc = subprocess.Popen(
         search_cmd(tag),
         cwd=repo,
-        env=quiet_env(repo),
+        env=env(repo),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -189,7 +188,7 @@ def test_the_cache_is_reused_for_the_same_supernet_only(repo):
 def test_efficiency_seeds_measure_the_search_without_changing_it(repo):
     """Two seeds and random search to 2x: the efficiency metrics, CSV and membership columns
     are written, while seed 0's NSGA-II run, and so every target, is the single-seed one's."""
-    from tests.pipeline.test_faults import write_params
+    from tests.pipeline.tiny import write_params
 
     extra = {**SEARCH, "search": {**SEARCH["search"], "efficiency_seeds": 2}}
     extra["search"]["random_budget_factor"] = 2
@@ -197,9 +196,7 @@ def test_efficiency_seeds_measure_the_search_without_changing_it(repo):
     if not (repo / "results/straight/metrics.json").is_file():
         assert run_search(repo, "straight").returncode == 0
     cmd = [name if arg == "params.yaml" else arg for arg in search_cmd("efficiency")]
-    proc = subprocess.run(
-        cmd, cwd=repo, env=quiet_env(repo), capture_output=True, text=True, timeout=600
-    )
+    proc = subprocess.run(cmd, cwd=repo, env=env(repo), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out, single = repo / "results/efficiency", repo / "results/straight"
     metrics = json.loads((out / "metrics.json").read_text())

@@ -100,3 +100,41 @@ def pretrain_args(out: str | Path, checkpoint: str) -> list[str]:
         "--metrics-out",
         f"{out}/metrics.json",
     ]
+
+
+def write_params(repo: Path, name: str, extra: dict, edit=None) -> str:
+    """Tiny params plus `extra` (deep-merged), then `edit(params)`, written to `repo/name`."""
+    params = tiny_params(extra)
+    if edit:
+        edit(params)
+    (repo / name).write_text(yaml.safe_dump(params, sort_keys=False))
+    return name
+
+
+def stage(repo: Path, name: str, *args: str, params: str = "params.yaml", timeout: int = 300):
+    """Run `python -m stages.<name> --params <params> args` in `repo`; returns the process."""
+    cmd = [sys.executable, "-m", f"stages.{name}", "--params", params, *args]
+    return subprocess.run(
+        cmd, cwd=repo, env=env(repo), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def write_archive(path: Path, latencies: list[float]) -> None:
+    """A search archive (the real file format) of two-cell architectures with these latencies."""
+    from hyctas.search.archive import Archive
+    from hyctas.search.objectives import ACCURACY, LATENCY, Objective
+    from hyctas.space.arch import Arch, Cell
+
+    values = {}
+    archive = Archive(
+        [
+            Objective(ACCURACY, lambda a: values[a.id][0], "max"),
+            Objective(LATENCY, lambda a: values[a.id][1], "min"),
+        ]
+    )
+    widths = (0.5, 0.666667, 1.0)
+    for i, latency in enumerate(latencies):
+        arch = Arch(((Cell("conv", widths[i], 1), Cell("conv", 1.0, 1)),))
+        values[arch.id] = (0.1 * (i + 1), latency)
+        archive.evaluate(arch, generation=1, method="nsga2")
+    archive.save(path, runs={"nsga2": list(values)})

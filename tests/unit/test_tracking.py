@@ -44,6 +44,39 @@ def test_each_execution_is_one_tagged_run(mlflow_store, params, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["note"] == "text"
 
 
+def test_training_experiment_with_sortable_tags_and_a_description(mlflow_store, params, tmp_path):
+    """MLflow 3's UI opens a model-training experiment on its runs table; each run says what it
+    is (description) and carries the columns to sort by (target, arch_id, miou, latency_ms)."""
+    client = MlflowClient(mlflow_store)
+    experiment = params["base"]["mlflow_experiment"]
+    client.create_experiment(
+        experiment, tags={"mlflow.experimentKind": "genai_development_inferred"}
+    )
+    doc = "Stage evaluate: mIoU and latency of\n  one model.\n\n    python -m stages.evaluate ..."
+    tags = {"hyctas.arch_id": "a1b2c3"}
+    with stage_run("evaluate", params, target="fast", tags=tags, description=doc) as run:
+        run.write_metrics(tmp_path / "m.json", {"miou": 0.41234, "latency_ms": 12.5, "fps": 80})
+    assert client.get_experiment_by_name(experiment).tags["mlflow.experimentKind"] == (
+        "custom_model_development"  # a guessed kind is replaced; one set by hand would stay
+    )
+    (found,) = _stage_runs(client, experiment)
+    assert {k: found.data.tags[k] for k in ("stage", "target", "arch_id")} == {
+        "stage": "evaluate",
+        "target": "fast",
+        "arch_id": "a1b2c3",
+    }
+    assert found.data.tags["mlflow.note.content"] == (
+        "**evaluate[fast]**\n\nStage evaluate: mIoU and latency of one model.\n\n"
+        "target `fast` · arch_id `a1b2c3`\n\nResults: miou **0.4123** · latency_ms **12.5** · "
+        "fps **80**"
+    )
+    ordered = client.search_runs(
+        [found.info.experiment_id], "tags.target = 'fast'", order_by=["metrics.miou DESC"]
+    )
+    assert [r.info.run_id for r in ordered] == [found.info.run_id]
+    assert "mlflow.note.content" in _parent(client, experiment).data.tags
+
+
 def test_class_names_mlflow_refuses_are_logged_under_safe_keys(mlflow_store, params, tmp_path):
     """ADE20K's class names hold ';' and ','; the metrics JSON keeps them as they are."""
     iou = {"building;edifice": 0.5, "road, route": 0.25, "car (parked)": 0.125}

@@ -6,8 +6,18 @@ rule evaluate:
         model="results/retrain/{target}/model.pt",
     output:
         onnx="results/evaluate/{target}/model.onnx",
-        confusion="results/evaluate/{target}/confusion.png",
-        overlays="results/evaluate/{target}/overlays.png",
+        confusion=report(
+            "results/evaluate/{target}/confusion.png",
+            category="Evaluation",
+            subcategory="{target}",
+            caption="../report/confusion.rst",
+        ),
+        overlays=report(
+            "results/evaluate/{target}/overlays.png",
+            category="Evaluation",
+            subcategory="{target}",
+            caption="../report/overlays.rst",
+        ),
         metrics="results/evaluate/{target}/metrics.json",
     params:
         file=PARAMS_FILE,

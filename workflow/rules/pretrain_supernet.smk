@@ -5,8 +5,16 @@ rule pretrain_supernet:
         lists="data/prepare_data/lists",
     output:
         supernet="results/pretrain_supernet/supernet.pt",
-        log="results/pretrain_supernet/train_log.csv",
-        probes="results/pretrain_supernet/probes.csv",
+        log=report(
+            "results/pretrain_supernet/train_log.csv",
+            category="Supernet",
+            caption="../report/supernet_log.rst",
+        ),
+        probes=report(
+            "results/pretrain_supernet/probes.csv",
+            category="Supernet",
+            caption="../report/probes.rst",
+        ),
         metrics="results/pretrain_supernet/metrics.json",
     params:
         file=PARAMS_FILE,

@@ -4,8 +4,16 @@ rule profile_latency:
     output:
         table="results/profile_latency/latency_table.csv",
         model="results/profile_latency/latency_model.json",
-        plot="results/profile_latency/validation.png",
-        validation="results/profile_latency/validation.csv",
+        plot=report(
+            "results/profile_latency/validation.png",
+            category="Latency",
+            caption="../report/latency_validation.rst",
+        ),
+        validation=report(
+            "results/profile_latency/validation.csv",
+            category="Latency",
+            caption="../report/latency_validation.rst",
+        ),
         metrics="results/profile_latency/metrics.json",
     params:
         file=PARAMS_FILE,

@@ -7,8 +7,16 @@ rule rank_check:
         table="results/profile_latency/latency_table.csv",
         model="results/profile_latency/latency_model.json",
     output:
-        ranking="results/rank_check/ranking.csv",
-        plot="results/rank_check/ranking.png",
+        ranking=report(
+            "results/rank_check/ranking.csv",
+            category="Ranking",
+            caption="../report/ranking.rst",
+        ),
+        plot=report(
+            "results/rank_check/ranking.png",
+            category="Ranking",
+            caption="../report/ranking.rst",
+        ),
         metrics="results/rank_check/metrics.json",
     params:
         file=PARAMS_FILE,

@@ -11,10 +11,14 @@ rule report:
         ranking="results/rank_check/ranking.csv",
         ranking_metrics="results/rank_check/metrics.json",
     output:
-        summary=report("reports/summary.md", category="Summary"),
+        summary=report(
+            "reports/summary.md",
+            category="Summary",
+            caption="../report/summary.rst",
+        ),
         summary_json="reports/summary.json",
-        front=report("reports/front.png", category="Search", caption="../report/front.rst"),
-        rank=report("reports/rank.png", category="Search", caption="../report/rank.rst"),
+        front=report("reports/front.png", category="Summary", caption="../report/front.rst"),
+        rank=report("reports/rank.png", category="Summary", caption="../report/rank.rst"),
         metrics="reports/metrics.json",
     params:
         file=PARAMS_FILE,

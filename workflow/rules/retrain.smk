@@ -7,7 +7,12 @@ rule retrain:
         spec="results/select/{target}/model.json",
     output:
         model="results/retrain/{target}/model.pt",
-        log="results/retrain/{target}/train_log.csv",
+        log=report(
+            "results/retrain/{target}/train_log.csv",
+            category="Retraining",
+            subcategory="{target}",
+            caption="../report/retrain_log.rst",
+        ),
         metrics="results/retrain/{target}/metrics.json",
     params:
         file=PARAMS_FILE,

@@ -7,13 +7,41 @@ rule search:
         table="results/profile_latency/latency_table.csv",
         model="results/profile_latency/latency_model.json",
     output:
-        archive="results/search/archive.csv",
-        front="results/search/front.csv",
-        hypervolume="results/search/hypervolume.csv",
-        front_plot="results/search/front.png",
-        hv_plot="results/search/hypervolume.png",
-        published="results/search/published.csv",
-        efficiency="results/search/efficiency.csv",
+        archive=report(
+            "results/search/archive.csv",
+            category="Search",
+            caption="../report/archive.rst",
+        ),
+        front=report(
+            "results/search/front.csv",
+            category="Search",
+            caption="../report/front_table.rst",
+        ),
+        hypervolume=report(
+            "results/search/hypervolume.csv",
+            category="Search",
+            caption="../report/hypervolume.rst",
+        ),
+        front_plot=report(
+            "results/search/front.png",
+            category="Search",
+            caption="../report/search_front.rst",
+        ),
+        hv_plot=report(
+            "results/search/hypervolume.png",
+            category="Search",
+            caption="../report/hypervolume.rst",
+        ),
+        published=report(
+            "results/search/published.csv",
+            category="Search",
+            caption="../report/published.rst",
+        ),
+        efficiency=report(
+            "results/search/efficiency.csv",
+            category="Search",
+            caption="../report/efficiency.rst",
+        ),
         metrics="results/search/metrics.json",
     params:
         file=PARAMS_FILE,

@@ -12,13 +12,12 @@ import torch
 from hyctas.cli import main
 from hyctas.data.classes import ClassTable
 from hyctas.errors import DataError, HyctasError
-from hyctas.evaluation.batchnorm import recalibrate_bn
 from hyctas.evaluation.inference import PLAIN, InferenceConfig, SlidingWindow
 from hyctas.evaluation.predict import Predictor, predict_files, predict_logits
 from hyctas.export import checkpoint_metadata, export_onnx
-from hyctas.models.baseline import BaselineConfig
-from hyctas.models.factory import build_model, model_checkpoint
+from hyctas.models.factory import build_model
 from hyctas.train.checkpoint import save_checkpoint
+from tests.conftest import tiny_baseline
 
 CLASSES = 4
 H, W = 100, 150  # not multiples of 64
@@ -37,21 +36,7 @@ TABLE = ClassTable(
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny trained-looking baseline as a .pt checkpoint and as an .onnx export."""
     root = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    cfg = BaselineConfig("fast_scnn", width=0.25, aux=True)
-    net = build_model("baseline", num_classes=CLASSES, aux=True, baseline=cfg)
-    # Fresh BN statistics make the logits nearly constant; estimated ones let classes vary.
-    recalibrate_bn(net, [torch.randn(2, 3, 64, 64) for _ in range(3)], torch.device("cpu"))
-    state = model_checkpoint(
-        net,
-        kind="baseline",
-        baseline=cfg,
-        num_classes=CLASSES,
-        aux=True,
-        mean=[0.3, 0.4, 0.5],
-        std=[0.2, 0.25, 0.3],
-        target="fast",
-    )
+    net, state, cfg = tiny_baseline(CLASSES, True, [0.3, 0.4, 0.5], [0.2, 0.25, 0.3])
     state["classes"] = TABLE.to_dict()
     save_checkpoint(root / "model.pt", state)
     inference = build_model("baseline", num_classes=CLASSES, aux=False, baseline=cfg)

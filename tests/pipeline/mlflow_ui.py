@@ -1,0 +1,282 @@
+"""The MLflow UI of a finished run in headless Chromium: page text and a screenshot.
+
+(`tests.pipeline.browser` finds the browser and reads static pages; this module drives the
+MLflow UI, a live single-page app whose table settings live in the browser's localStorage.)
+
+`mlflow_server` starts `mlflow server` on loopback (one worker, no job runners: two processes)
+over a store; `Chromium` drives a headless Chromium through its DevTools protocol on a pipe
+(`--remote-debugging-pipe`: no extra Python package, no open port); `runs_table` opens an
+experiment's runs page with the columns to read (target, arch_id, miou, latency_ms, models),
+sorted by mIoU, and returns the page's text after the runs have rendered; `page_text` does
+the same for any other page (the registered models).
+
+The README's screenshot of the runs table was made from a tiny run's store with:
+
+    .venv/bin/python -m tests.pipeline.mlflow_ui --store sqlite:///RUN/mlflow.db \
+        --experiment hyctas --out docs/mlflow-runs.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tests.pipeline.browser import INSTALL_HINT, find_chromium
+
+SERVER_START_S = 180  # `mlflow server` answered after 8 s idle, 40 s on a loaded 2-core box
+RUN_COLUMNS = ["tags.`target`", "tags.`arch_id`", "metrics.`miou`", "metrics.`latency_ms`"]
+COLUMN_WIDTHS = dict(zip(RUN_COLUMNS, (170, 130, 110, 110), strict=True))  # pixels: no "..."
+# Where MLflow 3.17's UI keeps an experiment page's settings (a later UI that moves them makes
+# `runs_table` time out, naming this key).
+UI_STATE_KEY = 'MLflowLocalStorage-1.1-ExperimentPage-["{}"]-ReactComponentState'
+SIZE = (1600, 900)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def mlflow_server(store_uri: str, log: Path) -> Iterator[str]:
+    """`mlflow server` over `store_uri` on a free loopback port; yields its base URL.
+
+    One uvicorn worker and no job runners (`MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`): two
+    processes instead of about seven. Stopped (its process group) on exit.
+    """
+    port = _free_port()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--backend-store-uri", store_uri, "--workers", "1"]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as reply:
+                    if reply.status == 200:
+                        break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(30)
+
+
+class Chromium:
+    """A headless Chromium page driven through the DevTools protocol over a pipe.
+
+    Chromium reads commands on fd 3 and writes replies and events on fd 4, each a JSON
+    message ended by a NUL byte. One page is opened and attached; `call` sends a command to
+    it and returns the reply's result (events in between are skipped).
+    """
+
+    def __init__(self, binary: str, size: tuple[int, int] = SIZE) -> None:
+        self.profile = tempfile.TemporaryDirectory(prefix="chromium-")
+        to_browser, self._commands = os.pipe()
+        self._replies, from_browser = os.pipe()
+
+        def as_fds_3_and_4() -> None:  # in the child: the pipe ends where Chromium looks
+            read, write = os.dup(to_browser), os.dup(from_browser)
+            os.dup2(read, 3)
+            os.dup2(write, 4)
+
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        flags += ["--hide-scrollbars", "--remote-debugging-pipe", "--no-first-run"]
+        flags += [f"--window-size={size[0]},{size[1]}", f"--user-data-dir={self.profile.name}"]
+        self.proc = subprocess.Popen(
+            [binary, *flags, "about:blank"],
+            preexec_fn=as_fds_3_and_4,  # noqa: PLW1509 - only dup2 before exec
+            pass_fds=(3, 4, to_browser, from_browser),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser)
+        os.close(from_browser)
+        self._buffer = b""
+        self._last_id = 0
+        self._session: str | None = None
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self._session = self.call("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
+        width, height = size
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                  deviceScaleFactor=1, mobile=False)  # fmt: skip
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Send one DevTools command to the page (to the browser before one is attached)."""
+        self._last_id += 1
+        message: dict[str, Any] = {"id": self._last_id, "method": method, "params": params}
+        if self._session:
+            message["sessionId"] = self._session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._replies, 1 << 16)
+                if not chunk:
+                    raise RuntimeError(f"{method}: Chromium closed its DevTools pipe")
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self._last_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of a JavaScript expression in the page (promises awaited)."""
+        result = self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
+        return result["result"].get("value")
+
+    def open(self, url: str, timeout: float = 90) -> None:
+        """Load `url` afresh (through about:blank, so a change of `#` route reloads the app)."""
+        for target in ("about:blank", url):
+            self.call("Page.navigate", url=target)
+            deadline = time.monotonic() + timeout
+            while True:
+                with contextlib.suppress(RuntimeError):  # the old document is going away
+                    here = self.evaluate("location.href + ' ' + document.readyState")
+                    if here == f"{target} complete":
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{target} did not load")
+                time.sleep(0.2)
+
+    def wait_for_text(self, needles: list[str], timeout: float = 90) -> str:
+        """The page's visible text once it contains every one of `needles`.
+
+        Raises:
+            TimeoutError: with the text the page showed last.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.evaluate("document.body ? document.body.innerText : ''") or ""
+            if all(n in text for n in needles):
+                return text
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"page never showed {needles}; it showed:\n{text[:3000]}")
+            time.sleep(0.5)
+
+    def screenshot(self, path: Path) -> None:
+        """Write the page's viewport as a PNG."""
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        """Close the browser and its pipes."""
+        with contextlib.suppress(RuntimeError, OSError):
+            self._session = None
+            self.call("Browser.close")
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(30)
+        os.close(self._commands)
+        os.close(self._replies)
+        self.profile.cleanup()
+
+    def __enter__(self) -> Chromium:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def runs_table(browser: Chromium, url: str, experiment_id: str, needles: list[str]) -> str:
+    """Open the experiment's runs table, stage runs sorted by mIoU with the columns to read.
+
+    The UI keeps its table settings (columns, widths, sort, filter) in the browser's
+    localStorage, and saves them again while it runs: the runs page is opened once (it saves
+    its defaults), then a plain page of the same server (`/health`, where the UI does not run)
+    edits them, then the runs page is opened again.
+
+    Returns:
+        The page's text once it shows every one of `needles` (e.g. run names).
+    """
+    page = f"{url}/#/experiments/{experiment_id}/runs"
+    key = json.dumps(UI_STATE_KEY.format(experiment_id))
+    browser.open(page)
+    deadline = time.monotonic() + 90
+    while not browser.evaluate(f"localStorage.getItem({key}) !== null"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the runs page never saved its settings ({key})")
+        time.sleep(0.5)
+    browser.open(f"{url}/health")
+    state = json.loads(browser.evaluate(f"localStorage.getItem({key})"))
+    state.update(
+        searchFilter="tags.`hyctas.kind` = 'stage'",
+        orderByKey="metrics.`miou`",
+        orderByAsc=False,
+        selectedColumns=[*RUN_COLUMNS, "attributes.`Models`"],
+        columnOrder=list(COLUMN_WIDTHS),  # widths apply to the columns listed here
+        columnWidths=COLUMN_WIDTHS,
+    )
+    browser.evaluate(
+        f"localStorage.setItem({key}, {json.dumps(json.dumps(state))});"
+        "localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')"
+    )
+    browser.open(page)
+    return browser.wait_for_text(needles)
+
+
+def page_text(browser: Chromium, url: str, needles: list[str]) -> str:
+    """Open `url` and return its text once it shows every one of `needles`."""
+    browser.open(url)
+    return browser.wait_for_text(needles)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Screenshot an experiment's runs table (the README's docs/mlflow-runs.png)."""
+    from mlflow.tracking import MlflowClient
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--store", required=True, help="tracking URI, e.g. sqlite:///mlflow.db")
+    parser.add_argument("--experiment", required=True, help="experiment name")
+    parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    args = parser.parse_args(argv)
+    binary = find_chromium()
+    if binary is None:
+        sys.exit(INSTALL_HINT)
+    experiment = MlflowClient(args.store).get_experiment_by_name(args.experiment)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        mlflow_server(args.store, Path(tmp) / "server.log") as url,
+        Chromium(binary) as browser,
+    ):
+        runs_table(browser, url, experiment.experiment_id, ["evaluate["])
+        time.sleep(2)  # let the last cells and icons paint
+        browser.screenshot(args.out)
+    print(f"{args.out}: runs table of {args.experiment} at {SIZE[0]}x{SIZE[1]}")
+
+
+if __name__ == "__main__":
+    main()
