@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -125,22 +126,36 @@ def log_onnx_model(run: StageRun, onnx_path: str | Path, name: str, tags: dict[s
         logged = client.create_logged_model(
             found.info.experiment_id, name=name, source_run_id=run.run_id, tags=model_tags
         )
-        Model.log(
-            artifact_path=None,
-            name=name,
-            flavor=mlflow.pyfunc,
-            run_id=run.run_id,
-            model_id=logged.model_id,
-            python_model=str(CODE_PATH),
-            artifacts={onnx_pyfunc.ONNX_ARTIFACT: str(onnx_path)},
-            signature=model_signature(),
-            input_example=input_example(),
-            pip_requirements=pip_requirements(),
-            metadata=metadata,
-        )
+        try:
+            Model.log(
+                artifact_path=None,
+                name=name,
+                flavor=mlflow.pyfunc,
+                run_id=run.run_id,
+                model_id=logged.model_id,
+                python_model=str(CODE_PATH),
+                artifacts={onnx_pyfunc.ONNX_ARTIFACT: str(onnx_path)},
+                signature=model_signature(),
+                input_example=input_example(),
+                pip_requirements=pip_requirements(),
+                metadata=metadata,
+            )
+        except BaseException:
+            # MLflow marks it FAILED only for an Exception inside its own logging block: a
+            # stop signal (SystemExit, KeyboardInterrupt) or an earlier error leaves it PENDING.
+            _mark_failed(client, logged.model_id)
+            raise
         return logged.model_id
 
     return f"models:/{with_retries(attempt)}"
+
+
+def _mark_failed(client: Any, model_id: str) -> None:
+    """Best effort: set a logged model FAILED (`_stored_model_id` never reuses one)."""
+    from mlflow.entities import LoggedModelStatus
+
+    with contextlib.suppress(Exception):
+        client.finalize_logged_model(model_id, LoggedModelStatus.FAILED)
 
 
 def log_evaluated_model(
@@ -180,7 +195,11 @@ def registered_model_name(experiment: str, kind: str) -> str:
 
 
 def check_aliases(targets: list[str]) -> None:
-    """Raise ConfigError for a target name MLflow keeps for versions (`latest`, `v<n>`)."""
+    """Raise ConfigError for a target name MLflow keeps for versions (`latest`, `v<n>`).
+
+    The params schema refuses these names first (`select.targets`); this guards callers that
+    pass names from elsewhere, before anything is written.
+    """
     for target in targets:
         if target.lower() == RESERVED_ALIAS or (target[:1] in "vV" and target[1:].isdigit()):
             raise ConfigError(
@@ -214,13 +233,23 @@ class Registration:
 
 
 def _stored_model_id(client: Any, uri: str | None) -> str | None:
-    """The id of the logged model `uri` (`models:/<id>`) if this store holds it, else None."""
+    """The id of the logged model `uri` (`models:/<id>`) if this store holds it, else None.
+
+    Raises:
+        MlflowException: Any error but RESOURCE_DOES_NOT_EXIST (a locked database, a server's
+            HTTP error, after `with_retries`): "the store lacks it" would log the ONNX file
+            again and add a duplicate version.
+    """
+    from mlflow.exceptions import MlflowException
+
     if not uri or not uri.startswith("models:/"):
         return None
     model_id = uri[len("models:/") :]
     try:
-        model = client.get_logged_model(model_id)
-    except Exception:  # noqa: BLE001 - MLflow raises RESOURCE_DOES_NOT_EXIST as MlflowException
+        model = with_retries(lambda: client.get_logged_model(model_id))
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
         return None
     return model_id if model.status == "READY" else None  # not one whose logging broke
 
@@ -249,7 +278,7 @@ def _find_version(
 ) -> tuple[str, str] | None:
     """(version, model id) of the version of `name` made from logged model `model_id`, or
     with `model_id` None (the store lacks it) from an ONNX file with this sha256; else None."""
-    versions = with_retries(lambda: client.search_model_versions(f"name = '{name}'"))
+    versions = with_retries(lambda: client.search_model_versions(name_filter(name)))
     for found in versions:
         if model_id is None:
             if found.tags.get(DIGEST_TAG) == digest:
@@ -257,6 +286,20 @@ def _find_version(
         elif found.model_id == model_id or found.source == f"models:/{model_id}":
             return str(found.version), model_id
     return None
+
+
+def name_filter(name: str) -> str:
+    """`name = '<name>'` for `search_model_versions`, in the quotes `name` lacks.
+
+    MLflow's filter parser has no escapes (`\\'` and `''` are kept as they are); the schema
+    keeps quotes out of `base.mlflow_experiment`, this keeps any name from changing the query.
+    """
+    for quote in ("'", '"'):
+        if quote not in name:
+            return f"name = {quote}{name}{quote}"
+    raise ConfigError(
+        f"registered model name {name!r}: MLflow cannot search a name with both quotes"
+    )
 
 
 def _file_digest(path: Path) -> str:

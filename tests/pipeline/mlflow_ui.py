@@ -23,6 +23,8 @@ import base64
 import contextlib
 import json
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +38,8 @@ from typing import Any
 from tests.pipeline.browser import INSTALL_HINT, find_chromium
 
 SERVER_START_S = 180  # `mlflow server` answered after 8 s idle, 40 s on a loaded 2-core box
+REPLY_S = 120  # the longest wait for one DevTools reply: a hung browser fails, naming the call
+CLOSE_S = 10  # for the browser to exit after Browser.close, then after SIGTERM
 RUN_COLUMNS = ["tags.`target`", "tags.`arch_id`", "metrics.`miou`", "metrics.`latency_ms`"]
 COLUMN_WIDTHS = dict(zip(RUN_COLUMNS, (170, 130, 110, 110), strict=True))  # pixels: no "..."
 # Where MLflow 3.17's UI keeps an experiment page's settings (a later UI that moves them makes
@@ -55,7 +59,8 @@ def mlflow_server(store_uri: str, log: Path) -> Iterator[str]:
     """`mlflow server` over `store_uri` on a free loopback port; yields its base URL.
 
     One uvicorn worker and no job runners (`MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`): two
-    processes instead of about seven. Stopped (its process group) on exit.
+    processes instead of about seven. It runs in `log`'s folder, so its default artifact root
+    (`./mlartifacts`) is made there, not in the repository. Stopped (its process group) on exit.
     """
     port = _free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
@@ -64,7 +69,12 @@ def mlflow_server(store_uri: str, log: Path) -> Iterator[str]:
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            cwd=log.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -93,13 +103,28 @@ class Chromium:
 
     Chromium reads commands on fd 3 and writes replies and events on fd 4, each a JSON
     message ended by a NUL byte. One page is opened and attached; `call` sends a command to
-    it and returns the reply's result (events in between are skipped).
+    it and returns the reply's result (events in between are skipped). Chromium runs in a
+    process group of its own (with its renderer and GPU processes), which `close` stops.
     """
 
     def __init__(self, binary: str, size: tuple[int, int] = SIZE) -> None:
         self.profile = tempfile.TemporaryDirectory(prefix="chromium-")
+        self.proc: subprocess.Popen | None = None
+        self._fds: list[int] = []  # open pipe ends, closed by `close`
+        self._buffer = b""
+        self._last_id = 0
+        self._session: str | None = None
+        try:  # a browser that fails to start or attach is stopped and its profile removed
+            self._start(binary, size)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, binary: str, size: tuple[int, int]) -> None:
         to_browser, self._commands = os.pipe()
+        self._fds += [to_browser, self._commands]
         self._replies, from_browser = os.pipe()
+        self._fds += [self._replies, from_browser]
 
         def as_fds_3_and_4() -> None:  # in the child: the pipe ends where Chromium looks
             read, write = os.dup(to_browser), os.dup(from_browser)
@@ -115,12 +140,11 @@ class Chromium:
             pass_fds=(3, 4, to_browser, from_browser),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-        os.close(to_browser)
-        os.close(from_browser)
-        self._buffer = b""
-        self._last_id = 0
-        self._session: str | None = None
+        for fd in (to_browser, from_browser):  # the child's ends: EOF once Chromium exits
+            self._fds.remove(fd)
+            os.close(fd)
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         self._session = self.call("Target.attachToTarget", targetId=target, flatten=True)[
             "sessionId"
@@ -129,15 +153,27 @@ class Chromium:
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
                   deviceScaleFactor=1, mobile=False)  # fmt: skip
 
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Send one DevTools command to the page (to the browser before one is attached)."""
+    def _send(self, method: str, **params: Any) -> None:
         self._last_id += 1
         message: dict[str, Any] = {"id": self._last_id, "method": method, "params": params}
         if self._session:
             message["sessionId"] = self._session
         os.write(self._commands, json.dumps(message).encode() + b"\0")
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Send one DevTools command to the page (to the browser before one is attached).
+
+        Raises:
+            TimeoutError: No reply within `REPLY_S` seconds (naming `method`).
+            RuntimeError: The command failed, or Chromium closed its pipe.
+        """
+        self._send(method, **params)
+        deadline = time.monotonic() + REPLY_S
         while True:
             while b"\0" not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._replies], [], [], left)[0]:
+                    raise TimeoutError(f"{method}: no reply from Chromium in {REPLY_S} s")
                 chunk = os.read(self._replies, 1 << 16)
                 if not chunk:
                     raise RuntimeError(f"{method}: Chromium closed its DevTools pipe")
@@ -191,17 +227,28 @@ class Chromium:
         path.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:
-        """Close the browser and its pipes."""
-        with contextlib.suppress(RuntimeError, OSError):
-            self._session = None
-            self.call("Browser.close")
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(30)
-        os.close(self._commands)
-        os.close(self._replies)
+        """Stop the browser (Browser.close, not waiting for a reply; then SIGTERM and SIGKILL
+        to its process group), close the pipes and remove the profile. Safe to call twice."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                with contextlib.suppress(OSError):  # a full pipe or a dead reader: signals next
+                    os.set_blocking(self._commands, False)
+                    self._session = None
+                    self._send("Browser.close")
+            for signum in (None, signal.SIGTERM, signal.SIGKILL):
+                if signum is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.proc.pid, signum)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(CLOSE_S)
+                    break
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # outliving helpers
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc = None
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds = []
         self.profile.cleanup()
 
     def __enter__(self) -> Chromium:

@@ -7,7 +7,8 @@ foreground as a child process on a free 127.0.0.1 port (no unix socket, no fsync
 outlives the test), creates a database, and returns a `Server` whose `uri` is the tracking URI
 docs/slurm.md documents: `postgresql://hyctas:PASSWORD@127.0.0.1:PORT/mlflow`. `Server.stop()`
 stops exactly that process, by PID, and removes the folder. Anything that prevents a start
-raises `ServerUnavailable` with the reason, which tests turn into a skip.
+raises `ServerUnavailable` with the reason, which tests turn into a skip (a failure where
+`HYCTAS_REQUIRE_E2E_TOOLS` is set: `tests.conftest.skip_or_fail`).
 
 PostgreSQL refuses to run as root. As root, the cluster belongs to the `postgres` user (made by
 the Debian package; else `nobody`) and lives in a folder of its own under the temp dir, since
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "postgresql"
+CREATECLUSTER = Path("/etc/postgresql-common/createcluster.conf")
 USER = "hyctas"
 DATABASE = "mlflow"
 
@@ -56,6 +58,11 @@ def ensure_installed(timeout: int = 300) -> Path:
         raise ServerUnavailable("PostgreSQL is not installed and installing it needs root")
     if not shutil.which("apt-get"):
         raise ServerUnavailable("PostgreSQL is not installed and there is no apt-get to install it")
+    # Debian's package would create and start a `main` cluster on port 5432 that outlives the
+    # test (on a systemd machine); postgresql-common keeps this local setting when it installs.
+    CREATECLUSTER.parent.mkdir(parents=True, exist_ok=True)
+    with open(CREATECLUSTER, "a") as conf:
+        conf.write("create_main_cluster = false\n")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = ["apt-get", "install", "-y", "--no-install-recommends", PACKAGE]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)

@@ -16,26 +16,16 @@ import pytest
 
 from hyctas.data.classes import VOC_NAMES, voc_table
 from tests.datasets import CLASSES, VOC, VOC_ID, folder_dataset, voc_copy
-from tests.pipeline.tiny import run, tiny_repo
+from tests.pipeline.tiny import TWO_TARGETS, run, tiny_repo
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.e2e]
 
-# One searched target and one baseline keep the three DAG runs short.
-SMALL = {
-    "select": {
-        "targets": {
-            "fast": {"front_quantile": 0.0},
-            "baseline": {"baseline": "fast_scnn", "width": 0.25},
-        }
-    },
-    "rank_check": {"architectures": 2, "repeats": 0},
-}
 VOC_PRESENT = ["background", "bottle", "chair", "diningtable", "person"]
 
 
 def voc_params(root: Path) -> dict:
     return {
-        **SMALL,
+        **TWO_TARGETS,
         "base": {"num_classes": 21},
         "prepare_data": {
             "source": "voc",
@@ -91,7 +81,7 @@ def test_voc_through_snakemake(voc_root: Path, tmp_path: Path) -> None:
 def test_folder_dataset_with_its_own_table_runs_end_to_end(tmp_path: Path) -> None:
     root = folder_dataset(tmp_path / "mydata")
     extra = {
-        **SMALL,
+        **TWO_TARGETS,
         "base": {"num_classes": len(CLASSES)},
         "prepare_data": {
             "source": "folder",

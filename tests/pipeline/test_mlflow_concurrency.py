@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail
 from tests.pipeline.postgres_server import ServerUnavailable, start_server
 from tests.pipeline.tiny import REPO, tiny_repo, write_archive
 from tests.pipeline.tiny import env as tiny_env
@@ -82,14 +83,15 @@ def test_parallel_stage_runs_on_a_fresh_sqlite_store(tmp_path):
 def store(request):
     """Tracking URI of a fan-out test: None, the tiny repo's own sqlite file (`make test`); or a
     fresh database on a throw-away PostgreSQL server on loopback (e2e tier; skipped with the
-    reason where the server cannot start), stopped after the test."""
+    reason where the server cannot start, failed under HYCTAS_REQUIRE_E2E_TOOLS), stopped
+    after the test."""
     if request.param == "sqlite":
         yield None
         return
     try:
         server = start_server()
     except ServerUnavailable as exc:
-        pytest.skip(f"no local PostgreSQL server: {exc}")
+        skip_or_fail(f"no local PostgreSQL server: {exc}")
     try:
         yield server.uri
     finally:

@@ -13,7 +13,15 @@ from dvc_render.base import Renderer
 from mlflow.tracking import MlflowClient
 
 from hyctas.registry import KINDS, MODEL_KEY, registered_model_name, target_kind
-from tests.pipeline.browser import INSTALL_HINT, REMOTE_SCRIPT, drawn_chart, dump_dom, find_chromium
+from tests.conftest import skip_or_fail
+from tests.pipeline.browser import (
+    INSTALL_HINT,
+    REMOTE_SCRIPT,
+    counting_marks,
+    drawn_chart,
+    dump_dom,
+    find_chromium,
+)
 from tests.pipeline.dags import dvc_jobs, dvc_plot_ids
 from tests.pipeline.mlflow_ui import Chromium, mlflow_server, page_text, runs_table
 from tests.pipeline.tiny import run, tiny_repo
@@ -134,7 +142,7 @@ def test_mlflow_ui_lists_the_stage_runs_and_the_registered_models(dvc_repo, tmp_
     (sorted by mIoU, with target, arch_id, miou, latency_ms) and the registered models."""
     browser = find_chromium()
     if browser is None:
-        pytest.skip(INSTALL_HINT)
+        skip_or_fail(INSTALL_HINT)
     params = yaml.safe_load((dvc_repo / "params.yaml").read_text())
     experiment = params["base"]["mlflow_experiment"]
     store = f"sqlite:///{dvc_repo / 'mlflow.db'}"
@@ -232,11 +240,11 @@ def test_dvc_plots_show_draws_every_plot_offline(dvc_repo, plots_page):
 def test_dvc_plots_page_renders_offline_in_headless_chromium(dvc_repo, plots_page):
     browser = find_chromium()
     if browser is None:
-        pytest.skip(INSTALL_HINT)
-    dom = dump_dom(browser, plots_page)
+        skip_or_fail(INSTALL_HINT)
+    dom = dump_dom(browser, counting_marks(plots_page))
     charts = [i for i in dvc_plot_ids(dvc_repo) if not i.endswith(".png")]
     blank = [i for i in charts if not drawn_chart(dom, i)]
-    assert charts and not blank, f"vega drew nothing for {blank}"
+    assert charts and not blank, f"vega drew no data marks for {blank}"
 
 
 def test_snakemake_report_carries_every_plot_and_the_summary(snakemake_repo, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.slurm_cluster import ClusterUnavailable, start_cluster
-from tests.pipeline.tiny import REPO, env, tiny_params, tiny_repo
+from tests.pipeline.tiny import REPO, TWO_TARGETS, env, tiny_params, tiny_repo
 
 pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
 
@@ -70,7 +70,8 @@ def cluster():
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     return tiny_repo(
-        tmp_path_factory.mktemp("slurm"), {"resources": RESOURCES, "pretrain_supernet": PRETRAIN}
+        tmp_path_factory.mktemp("slurm"),
+        {**TWO_TARGETS, "resources": RESOURCES, "pretrain_supernet": PRETRAIN},
     )
 
 

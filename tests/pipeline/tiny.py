@@ -16,6 +16,19 @@ REPO = Path(__file__).resolve().parents[2]
 OVERRIDES = Path(__file__).with_name("tiny_overrides.yaml")
 
 
+# One searched target and one baseline: for whole-DAG tests of something other than the
+# target fan-out (datasets, SLURM), so that each DAG run stays short.
+TWO_TARGETS = {
+    "select": {
+        "targets": {
+            "fast": {"front_quantile": 0.0},
+            "baseline": {"baseline": "fast_scnn", "width": 0.25},
+        }
+    },
+    "rank_check": {"architectures": 2, "repeats": 0},
+}
+
+
 def tiny_params(extra: dict | None = None) -> dict:
     """params.yaml with the tiny overrides (and `extra`) applied; targets are replaced whole."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -64,6 +64,28 @@ def test_invalid_value_names_key_and_allowed(params, key, value, expected):
     assert expected in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["latest", "LATEST", "v2", "V10"])
+def test_target_names_mlflow_keeps_for_versions_are_refused(params, name):
+    """A target name is a registry alias: MLflow's own (latest, v<n>) fail here, not in report."""
+    targets = params["select"]["targets"]
+    targets[name] = targets.pop(next(iter(targets)))
+    with pytest.raises(ConfigError) as info:
+        validate_params(params)
+    assert f"select.targets = \"{name}\": '{name}' should not be valid" in str(info.value)
+    targets["v2x"] = targets.pop(name)  # a longer name is fine
+    validate_params(params)
+
+
+@pytest.mark.parametrize("name", ["a/b", "exp:1", "it's", 'say "hi"', "50%", "..", ".x", "x" * 248])
+def test_experiment_names_mlflow_refuses_as_model_names_are_refused(params, name):
+    """`base.mlflow_experiment` prefixes the registered models' names (`<experiment>-searched`)."""
+    params["base"]["mlflow_experiment"] = name
+    with pytest.raises(ConfigError, match="base.mlflow_experiment = "):
+        validate_params(params)
+    params["base"]["mlflow_experiment"] = "hyctas-search_quality.v2"
+    validate_params(params)
+
+
 def test_unknown_and_missing_keys(params):
     params["base"]["sed"] = 1
     del params["base"]["seed"]

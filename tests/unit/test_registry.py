@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from hyctas import registry
 from hyctas.data.transforms import normalize
 from hyctas.errors import ConfigError
 from hyctas.evaluation.predict import predict_files
@@ -21,8 +23,11 @@ from hyctas.export import checkpoint_metadata, export_onnx
 from hyctas.onnx_pyfunc import pad_to
 from hyctas.registry import (
     MODEL_KEY,
+    _stored_model_id,
     check_aliases,
     log_evaluated_model,
+    log_onnx_model,
+    name_filter,
     register_targets,
 )
 from hyctas.tracking import stage_run
@@ -210,3 +215,79 @@ def test_target_names_mlflow_keeps_for_versions_are_refused(name: str) -> None:
     with pytest.raises(ConfigError, match=f"select.targets.{name}"):
         check_aliases(["fast", name])
     check_aliases(["fast", "v2x", "latest_fast"])
+
+
+class _Client:
+    """A fake MlflowClient whose `get_logged_model` raises each of `errors`, then finds a model."""
+
+    def __init__(self, *errors: BaseException, status: str = "READY") -> None:
+        self.errors = list(errors)
+        self.status = status
+        self.calls = 0
+
+    def get_logged_model(self, model_id: str) -> SimpleNamespace:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return SimpleNamespace(model_id=model_id, status=self.status)
+
+
+def _mlflow_error(code: str, message: str = "error") -> Exception:
+    from mlflow.exceptions import RestException
+
+    return RestException({"error_code": code, "message": message})
+
+
+def test_only_a_missing_model_counts_as_not_in_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any other error is raised: taking it for "missing" would log the ONNX file again."""
+    from mlflow.exceptions import MlflowException
+
+    monkeypatch.setattr("hyctas.tracking.time.sleep", lambda _: None)
+    missing = _mlflow_error("RESOURCE_DOES_NOT_EXIST", "Logged model m-1 not found")
+    assert _stored_model_id(_Client(missing), "models:/m-1") is None
+    assert _stored_model_id(_Client(status="FAILED"), "models:/m-1") is None
+    assert _stored_model_id(_Client(), "runs:/r/model") is None
+    locked = _Client(MlflowException("(sqlite3.OperationalError) database is locked"))
+    assert _stored_model_id(locked, "models:/m-1") == "m-1" and locked.calls == 2  # retried
+    for error in (
+        _mlflow_error("TEMPORARILY_UNAVAILABLE", "503 Service Unavailable"),
+        _mlflow_error("INTERNAL_ERROR"),
+        ConnectionError("connection refused"),
+    ):
+        with pytest.raises(type(error)):
+            _stored_model_id(_Client(error), "models:/m-1")
+
+
+def test_a_model_whose_logging_is_interrupted_is_marked_failed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """MLflow marks only an Exception FAILED; a stop signal would leave the model PENDING."""
+    from mlflow.models import Model
+
+    finalized = []
+    client = SimpleNamespace(
+        get_run=lambda run_id: SimpleNamespace(
+            data=SimpleNamespace(tags={}), info=SimpleNamespace(experiment_id="1")
+        ),
+        create_logged_model=lambda *args, **kwargs: SimpleNamespace(model_id="m-1"),
+        finalize_logged_model=lambda model_id, status: finalized.append((model_id, str(status))),
+    )
+
+    def interrupted(**kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(registry, "onnx_metadata", lambda path: {})
+    monkeypatch.setattr(Model, "log", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        log_onnx_model(SimpleNamespace(client=client, run_id="r"), tmp_path / "m.onnx", "fast", {})
+    assert finalized == [("m-1", "FAILED")]
+
+
+def test_the_name_filter_quotes_a_name_in_the_quotes_it_lacks() -> None:
+    from mlflow.utils.search_utils import SearchModelVersionUtils
+
+    for name in ("hyctas-searched", "it's-searched", 'say "hi"-searched'):
+        (clause,) = SearchModelVersionUtils.parse_search_filter(name_filter(name))
+        assert (clause["key"], clause["value"]) == ("name", name)
+    with pytest.raises(ConfigError, match="both quotes"):
+        name_filter('it\'s "x"')
