@@ -1,4 +1,5 @@
-"""Read both DAGs into one comparable form: {job name: (command, inputs, outputs, params keys)}."""
+"""Read both DAGs into one comparable form: {job name: (command, inputs, outputs, params keys)},
+and read what a finished tiny run left (declared outputs, stage runs, what an edit makes stale)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
+
+from tests.pipeline.tiny import run
 
 REPO = Path(__file__).resolve().parents[2]
 LOG_REDIRECT = re.compile(r"\s+2>\s*\S+\s*$")
@@ -148,3 +153,28 @@ def snakemake_params(repo: Path = REPO) -> dict[str, frozenset[str]]:
             if call:
                 keys[rule] = frozenset(re.findall(r"f?\"([^\"]+)\"", call.group(1)))
     return keys
+
+
+def declared_outputs(repo) -> set[str]:
+    return {out for job in dvc_jobs(repo).values() for out in job.outputs}
+
+
+def stale_after_editing(repo, library_file: str, *command: str) -> str:
+    """What `command` prints (a status or dry run) with `library_file` edited, then restored."""
+    path = repo / library_file
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n# an edit\n")
+        return run(repo, *command).stdout
+    finally:
+        path.write_text(original)
+
+
+def stage_runs(repo) -> list:
+    """The MLflow runs of stage executions in the tiny repo's store."""
+    from mlflow.tracking import MlflowClient
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(params["base"]["mlflow_experiment"])
+    return client.search_runs([exp.experiment_id], "tags.`hyctas.kind` = 'stage'")

@@ -1,5 +1,6 @@
-"""The whole DAG on tiny params through both engines: outputs, a no-op re-run, MLflow runs, and
-the pages that show its plots (`dvc plots show` offline, `snakemake --report`)."""
+"""The whole DAG on tiny params through DVC: outputs, a no-op re-run, MLflow runs and registered
+models (also in the MLflow UI), and `dvc plots show` offline. Snakemake: test_pipeline_snakemake.py
+(a file of its own, so that pytest-xdist runs the two DAGs side by side)."""
 
 from __future__ import annotations
 
@@ -22,15 +23,17 @@ from tests.pipeline.browser import (
     dump_dom,
     find_chromium,
 )
-from tests.pipeline.dags import dvc_jobs, dvc_plot_ids
+from tests.pipeline.dags import (
+    declared_outputs,
+    dvc_jobs,
+    dvc_plot_ids,
+    stage_runs,
+    stale_after_editing,
+)
 from tests.pipeline.mlflow_ui import Chromium, mlflow_server, page_text, runs_table
 from tests.pipeline.tiny import run, tiny_repo
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.e2e]
-
-
-def declared_outputs(repo) -> set[str]:
-    return {out for job in dvc_jobs(repo).values() for out in job.outputs}
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +79,6 @@ def test_second_repro_is_a_quick_no_op(dvc_repo):
     assert "Running stage" not in proc.stdout and "didn't change" in proc.stdout
 
 
-def stale_after_editing(repo, library_file: str, *command: str) -> str:
-    """What `command` prints (a status or dry run) with `library_file` edited, then restored."""
-    path = repo / library_file
-    original = path.read_text()
-    try:
-        path.write_text(original + "\n# an edit\n")
-        return run(repo, *command).stdout
-    finally:
-        path.write_text(original)
-
-
 def test_editing_a_library_file_makes_only_its_importers_stale(dvc_repo):
     status = json.loads(
         stale_after_editing(dvc_repo, "hyctas/evaluation/metrics.py", "dvc", "status", "--json")
@@ -129,14 +121,6 @@ def test_one_mlflow_run_per_stage_execution(dvc_repo):
         assert version.source == evaluated[MODEL_KEY], target
 
 
-def stage_runs(repo) -> list:
-    """The MLflow runs of stage executions in the tiny repo's store."""
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    exp = client.get_experiment_by_name(params["base"]["mlflow_experiment"])
-    return client.search_runs([exp.experiment_id], "tags.`hyctas.kind` = 'stage'")
-
-
 def test_mlflow_ui_lists_the_stage_runs_and_the_registered_models(dvc_repo, tmp_path):
     """`mlflow server` on the finished run, looked at in headless Chromium: the runs table
     (sorted by mIoU, with target, arch_id, miou, latency_ms) and the registered models."""
@@ -165,54 +149,6 @@ def test_mlflow_ui_lists_the_stage_runs_and_the_registered_models(dvc_repo, tmp_
                 if target_kind(spec) == kind:
                     assert f"@ {target}" in shown, (name, target, shown[:3000])
     assert (tmp_path / "mlflow-runs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def snakemake_repo(tmp_path_factory):
-    repo = tiny_repo(tmp_path_factory.mktemp("snakemake"))
-    # -j 4 with one thread per retrain and evaluate job: the fan-out runs four jobs at a time,
-    # all writing to one fresh sqlite MLflow store.
-    one_thread = ["--set-threads", "retrain=1", "evaluate=1", "select=1"]
-    run(repo, "snakemake", "-j", "4", *one_thread, timeout=1500)
-    return repo
-
-
-def test_snakemake_produces_the_same_outputs(dvc_repo, snakemake_repo):
-    repo = snakemake_repo
-    assert not [o for o in declared_outputs(repo) if not (repo / o).exists()]
-    logs = "".join(p.read_text() for p in (repo / "logs").rglob("*.log"))
-    assert "Traceback" not in logs
-    fan_out = [
-        r for r in stage_runs(repo) if r.data.tags["hyctas.stage"] in ("retrain", "evaluate")
-    ]
-    names = sorted(r.data.tags["mlflow.runName"] for r in fan_out)
-    targets = yaml.safe_load((repo / "params.yaml").read_text())["select"]["targets"]
-    assert names == sorted(f"{s}[{t}]" for s in ("retrain", "evaluate") for t in targets)
-    for found in fan_out:  # every job's run finished, with its metrics
-        name = found.data.tags["mlflow.runName"]
-        assert found.info.status == "FINISHED", name
-        stage, target = name.rstrip("]").split("[")
-        written = json.loads((repo / f"results/{stage}/{target}/metrics.json").read_text())
-        numbers = {
-            k: v for k, v in written.items() if isinstance(v, float) and not isinstance(v, bool)
-        }
-        assert numbers and numbers == pytest.approx({k: found.data.metrics[k] for k in numbers}), (
-            name
-        )
-    dry_run = stale_after_editing(
-        repo, "hyctas/evaluation/metrics.py", "snakemake", "-n", "-j", "1"
-    )
-    assert "rule evaluate:" in dry_run and "rule prepare_data:" not in dry_run, dry_run[-3000:]
-    assert "rule profile_latency:" not in dry_run
-    # The initial population comes from the seed alone (later ones depend on measured latency).
-    population = yaml.safe_load((repo / "params.yaml").read_text())["search"]["population"]
-
-    def first_ids(r):
-        return (r / "results/search/archive.csv").read_text().splitlines()[1 : population + 1]
-
-    assert [x.split(",")[0] for x in first_ids(repo)] == [
-        x.split(",")[0] for x in first_ids(dvc_repo)
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -245,16 +181,3 @@ def test_dvc_plots_page_renders_offline_in_headless_chromium(dvc_repo, plots_pag
     charts = [i for i in dvc_plot_ids(dvc_repo) if not i.endswith(".png")]
     blank = [i for i in charts if not drawn_chart(dom, i)]
     assert charts and not blank, f"vega drew no data marks for {blank}"
-
-
-def test_snakemake_report_carries_every_plot_and_the_summary(snakemake_repo, tmp_path):
-    out = tmp_path / "report.html"
-    run(snakemake_repo, "snakemake", "--report", str(out))
-    html = out.read_text()
-    assert not REMOTE_SCRIPT.search(html), "the report loads a script from the network"
-    found = re.search(r'<script id="results"[^>]*>\s*var results = (.*?);?\s*</script>', html, re.S)
-    assert found, "no results in the report"
-    results = json.loads(found.group(1))  # {path: {..., "data_uri": the file, embedded}}
-    plotted = set().union(*dvc_plot_ids(snakemake_repo).values())
-    assert set(results) == plotted | {"reports/summary.md"}
-    assert all(r["data_uri"].startswith("data:") for r in results.values())
