@@ -99,3 +99,35 @@ def test_roofline_takes_the_larger_of_compute_and_memory() -> None:
     memory = suite.roofline(costs | {"conv_output_elements": 1e9}, 2, 1000.0, 1000.0)
     # (1e6 + 2 * 1e9 elements) x 2 bytes over 1e12 B/s
     assert memory["bound"] == "memory" and memory["floor_ms"] == pytest.approx(4.002)
+
+
+def test_search_budget_surrogate_fits_and_its_noise_is_fixed_per_architecture(params) -> None:
+    """The budget study's surrogate recovers a function of its features, its noise is drawn
+    once per architecture (as the search's cache scores once), and one small efficiency run
+    measures every seed pair."""
+    import numpy as np
+
+    from hyctas.search.objectives import ACCURACY, LATENCY, Objective
+    from hyctas.search.operators import sample_unique
+    from hyctas.space.config import SpaceConfig
+
+    study = load("search_budget")
+    cfg = SpaceConfig.from_params(params["search_space"])
+    archs = sample_unique(cfg, np.random.default_rng(0), 200, set())
+    X = np.stack([study.features(a, cfg) for a in archs])
+    truth = X @ np.linspace(-0.01, 0.02, X.shape[1]) + 0.15
+    r2, residual = study.cross_validate(X, truth, seed=0)
+    assert r2 > 0.99 and residual < 0.05 * truth.std()  # ridge shrinks a little
+    noisy = study.noisy_objective(study.RidgeSurrogate(X, truth), cfg, sigma=0.01)
+    clean = study.noisy_objective(study.RidgeSurrogate(X, truth), cfg, sigma=0.0)
+    assert noisy(archs[0]) == noisy(archs[0]) != clean(archs[0])
+    block = dict(params["search"], population=6, generations=3, efficiency_seeds=2,
+                 random_baseline=True, random_budget_factor=2)
+    objectives = [
+        Objective(ACCURACY, noisy, "max"),
+        Objective(LATENCY, lambda a: float(sum(a.depths)), "min"),
+    ]
+    summary = study.efficiency_run(block, 0, cfg, objectives)
+    assert summary["seeds"] == 2 and len(summary["per_seed"]) == 2
+    assert all(e["evaluations_nsga2"] == 18 for e in summary["per_seed"].values())
+    assert study.parse_budget("20x10") == (20, 10)
