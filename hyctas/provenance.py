@@ -142,8 +142,9 @@ def code_digest(stage: str, root: Path = PROJECT_ROOT) -> str:
     return files_digest(files, root)
 
 
-def file_digest(path: str | Path) -> str:
-    """SHA-256 (first 16 hex digits) of a file's bytes, or of a folder's files and names."""
+def file_digest(path: str | Path, length: int | None = 16) -> str:
+    """SHA-256 of a file's bytes (its first `length` hex digits; all 64 with None, as a
+    model registry tag records it), or the 16 of a folder's files and names."""
     path = Path(path)
     if path.is_dir():
         return files_digest((p for p in path.rglob("*") if p.is_file()), path)
@@ -151,7 +152,7 @@ def file_digest(path: str | Path) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:length]
 
 
 def _digest(value: Any) -> str:

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -36,6 +35,7 @@ import numpy as np
 from hyctas import onnx_pyfunc
 from hyctas.atomic import write_json
 from hyctas.errors import ConfigError
+from hyctas.provenance import file_digest
 from hyctas.tracking import StageRun, with_retries
 
 MODEL_KEY = "mlflow_model"  # evaluate's metrics JSON: the logged model's URI
@@ -302,15 +302,6 @@ def name_filter(name: str) -> str:
     )
 
 
-def _file_digest(path: Path) -> str:
-    """sha256 of a file, in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def register_target(
     run: StageRun, experiment: str, target: str, spec: dict[str, Any], evaluate_dir: Path
 ) -> Registration:
@@ -339,7 +330,7 @@ def register_target(
         "kind": kind,
         "miou": f"{evaluated['miou']:.4f}",
         "latency_ms": f"{evaluated['latency_ms']:.2f}",
-        DIGEST_TAG: _file_digest(onnx_path),
+        DIGEST_TAG: file_digest(onnx_path, length=None),
     }
     _registered_model(client, name, kind, experiment)
     model_id = _stored_model_id(client, evaluated.get(MODEL_KEY))
