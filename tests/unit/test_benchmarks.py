@@ -121,8 +121,14 @@ def test_search_budget_surrogate_fits_and_its_noise_is_fixed_per_architecture(pa
     noisy = study.noisy_objective(study.RidgeSurrogate(X, truth), cfg, sigma=0.01)
     clean = study.noisy_objective(study.RidgeSurrogate(X, truth), cfg, sigma=0.0)
     assert noisy(archs[0]) == noisy(archs[0]) != clean(archs[0])
-    block = dict(params["search"], population=6, generations=3, efficiency_seeds=2,
-                 random_baseline=True, random_budget_factor=2)
+    block = dict(
+        params["search"],
+        population=6,
+        generations=3,
+        efficiency_seeds=2,
+        random_baseline=True,
+        random_budget_factor=2,
+    )
     objectives = [
         Objective(ACCURACY, noisy, "max"),
         Objective(LATENCY, lambda a: float(sum(a.depths)), "min"),

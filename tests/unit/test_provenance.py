@@ -123,3 +123,12 @@ def test_file_digest_of_a_folder_sees_names_and_content(tmp_path):
     before = file_digest(tmp_path / "d")
     write(tmp_path, "d/a.txt", "2")
     assert file_digest(tmp_path / "d") != before
+
+
+def test_file_digest_is_a_prefix_of_the_files_sha256(tmp_path):
+    import hashlib
+
+    write(tmp_path, "model.onnx", "weights")
+    path = tmp_path / "model.onnx"
+    full = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert file_digest(path, length=None) == full and file_digest(path) == full[:16]
