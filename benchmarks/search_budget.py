@@ -130,36 +130,26 @@ def frame_noise(ws: Path, params: dict, archs: list[Arch], miou: np.ndarray, n: 
     """
     import torch
 
-    from hyctas.train.supernet import EvalFrames, load_supernet, subnet_miou
+    from hyctas.train.supernet import EvalFrames, inherited_miou, load_supernet, search_frames
 
     block, base = params["search"], params["base"]
     device = torch.device("cpu")
     supernet, _, state = load_supernet(ws / "results/pretrain_supernet/supernet.pt", device)
-    augment = state["params"]["recipe"]["augment"]
     lists = ws / "data/prepare_data/lists"
     size = block["images"]
     groups = len((lists / "search.txt").read_text().splitlines()) // size
-    frames = EvalFrames.load(
-        lists,
-        base,
-        augment["mean"],
-        augment["std"],
-        block["bn_calib_batches"],
-        block["bn_batch_size"],
-        groups * size,
-        "search.images",
-    )
+    frames = search_frames(lists, base, block, state, images=groups * size)
     picked = np.argsort(miou)[np.linspace(0, len(archs) - 1, n).round().astype(int)]
     scores = np.array(
         [
             [
-                subnet_miou(
+                inherited_miou(
                     supernet,
-                    archs[i],
+                    state,
                     EvalFrames(frames.calib, frames.search[g * size : (g + 1) * size]),
                     base,
                     device,
-                )
+                )(archs[i])
                 for g in range(groups)
             ]
             for i in picked

@@ -3,7 +3,7 @@
 For N architectures picked over the branch counts and the predicted-latency range
 (`hyctas.ranking.pick`):
 
-* the *inherited* mIoU is the search's objective itself: `subnet_miou` on the first
+* the *inherited* mIoU is the search's objective itself: `inherited_miou` on the first
   `search.images` search-split frames after re-estimating BatchNorm on
   `search.bn_calib_batches` batches of `search.bn_batch_size` supernet training frames;
 * the *stand-alone* mIoU comes from training the network from scratch with `retrain.recipe`
@@ -46,7 +46,7 @@ from hyctas.train.config import TrainConfig
 from hyctas.train.distributed import DistInfo
 from hyctas.train.loop import LoopHooks, train_loop
 from hyctas.train.session import training_dataset
-from hyctas.train.supernet import EvalFrames, load_supernet, subnet_miou
+from hyctas.train.supernet import inherited_miou, load_supernet, search_frames
 
 STAGE = "rank_check"
 
@@ -183,18 +183,9 @@ def rank_check(
     picks = stratified_pick(
         candidate_pool(cfg, latency, base["seed"], block["pool"]), block["architectures"]
     )
-    augment = state["params"]["recipe"]["augment"]  # the search normalises as the supernet
-    frames = EvalFrames.load(
-        lists_dir,
-        base,
-        augment["mean"],
-        augment["std"],
-        search["bn_calib_batches"],
-        search["bn_batch_size"],
-        search["images"],
-        "search.images",
-    )
-    inherited = [subnet_miou(supernet, c.arch, frames, base, device) for c in picks]
+    frames = search_frames(lists_dir, base, search, state)
+    score = inherited_miou(supernet, state, frames, base, device)
+    inherited = [score(c.arch) for c in picks]
     del supernet, frames
     rows = []
     for number, (index, seed) in enumerate(runs, 1):

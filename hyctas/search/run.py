@@ -42,7 +42,7 @@ from hyctas.search.published import evaluate_published
 from hyctas.search.result import SearchCheckpoint, SearchResult, check_positive_int
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
-from hyctas.train.supernet import EvalFrames, load_supernet, subnet_miou
+from hyctas.train.supernet import inherited_miou, load_supernet, search_frames
 
 STAGE = "search"
 SEARCH_ONLY_KEYS = (
@@ -104,25 +104,9 @@ def run_search(
     """
     base, block = params["base"], params[STAGE]
     supernet, cfg, state = load_supernet(supernet_path, device)
-    mean, std = (
-        state["params"]["recipe"]["augment"]["mean"],
-        state["params"]["recipe"]["augment"]["std"],
-    )
-    frames = EvalFrames.load(
-        lists_dir,
-        base,
-        mean,
-        std,
-        block["bn_calib_batches"],
-        block["bn_batch_size"],
-        block["images"],
-        f"{STAGE}.images",
-    )
+    frames = search_frames(lists_dir, base, block, state)
     height, width = frames.search[0][0].shape[-2:]
-
-    def miou(arch: Arch) -> float:
-        return subnet_miou(supernet, arch, frames, base, device)
-
+    miou = inherited_miou(supernet, state, frames, base, device)
     objectives, constraints = build_objectives(
         block, miou, latency, cfg, base["num_classes"], (height, width)
     )

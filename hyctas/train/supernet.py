@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,17 +122,64 @@ def _padded_batch(images: list[torch.Tensor]) -> torch.Tensor:
 
 
 def subnet_miou(
-    supernet: Supernet, arch: Arch, frames: EvalFrames, base: dict, device: torch.device
+    supernet: Supernet,
+    arch: Arch,
+    frames: EvalFrames,
+    base: dict,
+    device: torch.device,
+    *,
+    channels_last: bool,
 ) -> float:
     """Search-frame mIoU of `arch` with inherited weights and re-estimated BatchNorm stats.
 
     Each frame is predicted at its own size by the plain pass of `inference.infer` (padded to
-    multiples of 64, the logits cropped back), so padding is never scored.
+    multiples of 64, the logits cropped back), so padding is never scored. `channels_last`
+    (the supernet recipe's) runs the sub-network with NHWC weights, whose convolutions then
+    run in NHWC: the same mIoU, 1.4x faster on this project's CPU (`benchmarks/memory_format.py`).
     """
     net = supernet.extract(arch).to(device)
+    if channels_last:
+        net.to(memory_format=torch.channels_last)
     recalibrate_bn(net, frames.calib, device)
     matrix = confusion(net, frames.search, base["num_classes"], base["ignore_label"], device, PLAIN)
     return matrix.miou()
+
+
+def search_frames(
+    lists_dir: Path, base: dict, search: dict, state: dict, images: int | None = None
+) -> EvalFrames:
+    """The frames the search scores sub-networks on, normalised as the supernet trained.
+
+    `search` is the search block (its BatchNorm batches and `images`, unless `images` is
+    given); `state` the supernet checkpoint's (`load_supernet`).
+    """
+    augment = state["params"]["recipe"]["augment"]
+    count = search["images"] if images is None else images
+    return EvalFrames.load(
+        lists_dir,
+        base,
+        augment["mean"],
+        augment["std"],
+        search["bn_calib_batches"],
+        search["bn_batch_size"],
+        count,
+        "search.images",
+    )
+
+
+def inherited_miou(
+    supernet: Supernet, state: dict, frames: EvalFrames, base: dict, device: torch.device
+) -> Callable[[Arch], float]:
+    """The search's accuracy objective: `subnet_miou` of an architecture on `frames`.
+
+    In the memory format the supernet trained in (its checkpoint `state`'s recipe).
+    """
+    channels_last = bool(state["params"]["recipe"]["channels_last"])
+
+    def score(arch: Arch) -> float:
+        return subnet_miou(supernet, arch, frames, base, device, channels_last=channels_last)
+
+    return score
 
 
 def chance_miou(frames: EvalFrames, num_classes: int, ignore_label: int) -> float:
@@ -270,7 +318,9 @@ def pretrain(
     def on_probe(step: int) -> dict[str, float]:
         result = (
             {
-                f"probe_{name}_miou": subnet_miou(supernet, arch, frames, base, device)
+                f"probe_{name}_miou": subnet_miou(
+                    supernet, arch, frames, base, device, channels_last=tcfg.channels_last
+                )
                 for name, arch in probes.items()
             }
             if info.is_main

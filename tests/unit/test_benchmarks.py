@@ -137,3 +137,32 @@ def test_search_budget_surrogate_fits_and_its_noise_is_fixed_per_architecture(pa
     assert summary["seeds"] == 2 and len(summary["per_seed"]) == 2
     assert all(e["evaluations_nsga2"] == 18 for e in summary["per_seed"].values())
     assert study.parse_budget("20x10") == (20, 10)
+
+
+def test_memory_format_times_both_formats_on_the_search_blocks_frames(params) -> None:
+    """The memory-format benchmark scores and trains one architecture in either format; the
+    frames follow the search block, and both formats score the same network alike."""
+    import numpy as np
+
+    from hyctas.models.supernet import Supernet
+    from hyctas.space.config import SpaceConfig
+    from hyctas.space.extremes import smallest_arch
+
+    bench = load("memory_format")
+    block = dict(params["search"], images=2, bn_calib_batches=1, bn_batch_size=2)
+    frames = bench.random_frames({**params, "search": block}, 64, 128, seed=0)
+    assert [c.shape for c in frames.calib] == [(2, 3, 64, 128)]
+    assert [(x.shape, y.shape) for x, y in frames.search] == [((1, 3, 64, 128), (1, 64, 128))] * 2
+    cfg = SpaceConfig.from_params(params["search_space"])
+    torch.manual_seed(0)
+    supernet = Supernet(cfg, params["base"]["num_classes"], aux=True).eval()
+    arch, cpu = smallest_arch(cfg), torch.device("cpu")
+    (t0, m0), (t1, m1) = (
+        bench.scoring_seconds(supernet, arch, frames, params["base"], cpu, fmt)
+        for fmt in bench.FORMATS
+    )
+    assert t0 > 0 and t1 > 0 and m1 == pytest.approx(m0, abs=1e-3)
+    recipe = params["retrain"]["recipe"]
+    net = supernet.extract(arch)
+    x, y = torch.randn(2, 3, 64, 64), torch.from_numpy(np.zeros((2, 64, 64), np.int64))
+    assert all(bench.step_seconds(net, x, y, recipe, cpu, fmt, 1) > 0 for fmt in bench.FORMATS)

@@ -20,9 +20,11 @@ from hyctas.train.distributed import DistInfo
 from hyctas.train.supernet import (
     EvalFrames,
     chance_miou,
+    inherited_miou,
     inplace_distillation,
     load_supernet,
     pretrain,
+    search_frames,
     step_archs,
     subnet_miou,
     training_space,
@@ -191,5 +193,28 @@ def test_eval_frames_of_different_sizes_calibrate_and_score(mixed_lists):
     cfg = SpaceConfig.from_params(tiny_params()["search_space"])
     torch.manual_seed(0)
     supernet = Supernet(cfg, 3, aux=True, cell_sharing="position")
+    cpu = torch.device("cpu")
     for arch in (smallest_arch(cfg), largest_arch(cfg)):
-        assert 0.0 <= subnet_miou(supernet, arch, frames, base, torch.device("cpu")) <= 1.0
+        plain = subnet_miou(supernet, arch, frames, base, cpu, channels_last=False)
+        nhwc = subnet_miou(supernet, arch, frames, base, cpu, channels_last=True)
+        assert 0.0 <= plain <= 1.0 and nhwc == pytest.approx(plain, abs=1e-6)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_search_scoring_follows_the_supernet_recipe(mixed_lists, monkeypatch, channels_last):
+    base = {"ignore_label": 255, "num_classes": 3}
+    search = {"bn_calib_batches": 2, "bn_batch_size": 2, "images": 1}
+    augment = {"mean": (0.5,) * 3, "std": (0.25,) * 3}
+    state = {"params": {"recipe": {"augment": augment, "channels_last": channels_last}}}
+    frames = search_frames(mixed_lists, base, search, state)
+    expected = EvalFrames.load(mixed_lists, base, (0.5,) * 3, (0.25,) * 3, 2, 2, 1, "x")
+    assert len(frames.search) == 1 and torch.equal(frames.search[0][0], expected.search[0][0])
+    assert all(torch.equal(a, b) for a, b in zip(frames.calib, expected.calib, strict=True))
+    with pytest.raises(ConfigError, match="search.images = 2"):  # the override is asked for
+        search_frames(mixed_lists, base, search, state, images=2)
+    calls = []
+    monkeypatch.setattr(
+        "hyctas.train.supernet.subnet_miou", lambda *a, **kw: calls.append(kw) or 0.5
+    )
+    score = inherited_miou(None, state, frames, base, torch.device("cpu"))
+    assert score(None) == 0.5 and calls == [{"channels_last": channels_last}]
