@@ -7,7 +7,7 @@ variants: params overlays applied on top of the base scenario's own.
     base: search_quality.yaml        # the scenario the variants start from (beside this file)
     stage: rank_check                # each variant runs up to this stage
     metrics: results/rank_check/metrics.json
-    compare: [kendall_tau, spearman_rho, seed_tau]
+    compare: [kendall_tau, spearman_rho, seed_tau]   # a.b: key b of the metrics' block a
     variants:
       uniform: {pretrain_supernet: {sampling: uniform}}
       sandwich: {pretrain_supernet: {sampling: sandwich}}
@@ -125,13 +125,21 @@ def variant_fingerprint(ablation: Ablation, overlay: dict, root: Path) -> Finger
     return Fingerprint({**fingerprint.parts, "code:project": project_code_digest(root)})
 
 
+def metric(metrics: dict, key: str) -> Any:
+    """`metrics[key]`, where a dotted key reaches into nested blocks (`efficiency.seeds`)."""
+    value: Any = metrics
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def summary_markdown(ablation: Ablation, results: dict[str, dict]) -> str:
     """One row per variant, one column per compared metric, and each variant's overlay."""
     head = "| variant | " + " | ".join(ablation.compare) + " |"
     lines = [f"# Ablation `{ablation.name}` (base: `{ablation.base.name}`)", "", head]
     lines.append("|" + "---|" * (len(ablation.compare) + 1))
     for variant, result in results.items():
-        values = [result["metrics"].get(key) for key in ablation.compare]
+        values = [metric(result["metrics"], key) for key in ablation.compare]
         cells = " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in values)
         lines.append(f"| {variant} | {cells} |")
     lines += ["", "Variants (params overlays on the base scenario's):", ""]
@@ -185,7 +193,7 @@ def _summary(ablation: Ablation, results: dict[str, dict]) -> dict[str, Any]:
         "base": ablation.base.name,
         "stage": ablation.stage,
         "variants": {
-            v: {k: r["metrics"].get(k) for k in ablation.compare} for v, r in results.items()
+            v: {k: metric(r["metrics"], k) for k in ablation.compare} for v, r in results.items()
         },
     }
 

@@ -53,10 +53,21 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     return calls
 
 
-def test_the_shipped_ablation_is_well_formed():
+def test_the_shipped_ablations_are_well_formed():
     ablation = Ablation.load(SHIPPED)
     assert ablation.base.name == "search_quality.yaml" and ablation.stage == "rank_check"
     assert {"uniform", "sandwich", "sandwich_distill"} <= set(ablation.variants)
+    budget = Ablation.load(REPO / "scenarios" / "search_budget.yaml")
+    assert budget.stage == "search" and "efficiency.match_ratio_mean" in budget.compare
+    assert budget.variants["scenario"] == {}  # the base's own budget, for the same table
+
+
+def test_compared_metrics_may_be_nested():
+    metrics = {"seconds": 3.0, "efficiency": {"match_ratio_mean": 2.5, "per_seed": {}}}
+    assert ablation_module.metric(metrics, "seconds") == 3.0
+    assert ablation_module.metric(metrics, "efficiency.match_ratio_mean") == 2.5
+    assert ablation_module.metric(metrics, "efficiency.missing") is None
+    assert ablation_module.metric(metrics, "seconds.deeper") is None
 
 
 def test_malformed_ablations_are_named(tmp_path):
