@@ -71,7 +71,7 @@ from torch import nn  # noqa: E402
 from hyctas.atomic import write_json  # noqa: E402
 from hyctas.latency.runmode import COMPILE_WARMUP, RunMode  # noqa: E402
 from hyctas.latency.timing import stopwatch_for, synchronizer, time_interleaved  # noqa: E402
-from hyctas.models.cost import arch_cost  # noqa: E402
+from hyctas.models.cost import arch_cost, sum_outputs  # noqa: E402
 from hyctas.models.network import SegNet  # noqa: E402
 from hyctas.models.presets import published_space_config  # noqa: E402
 from hyctas.space.arch import Arch  # noqa: E402
@@ -290,20 +290,7 @@ def model_entries(cfg: dict, space: dict) -> list[tuple[str, Arch, SpaceConfig, 
 
 def conv_output_elements(net: nn.Module, x: torch.Tensor) -> int:
     """Elements written by every convolution of `net(x)` (meta tensors: no compute)."""
-    total = 0
-
-    def hook(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        total += output.numel()
-
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return total
+    return sum_outputs(net, x, lambda m: isinstance(m, nn.Conv2d), torch.Tensor.numel)
 
 
 def model_costs(arch: Arch, arch_cfg: SpaceConfig, size: list[int]) -> dict[str, int]:

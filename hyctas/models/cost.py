@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -64,17 +65,21 @@ def count_macs(model: nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops() // 2
 
 
-def count_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Sum of the byte sizes of every leaf module's output tensor in `model(x)`."""
+def sum_outputs(
+    model: nn.Module,
+    x: torch.Tensor,
+    select: Callable[[nn.Module], bool],
+    size: Callable[[torch.Tensor], int],
+) -> int:
+    """Sum of `size(output)` over the tensor outputs of the modules `select` picks in `model(x)`."""
     total = 0
 
     def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
         nonlocal total
         if isinstance(output, torch.Tensor):
-            total += output.numel() * output.element_size()
+            total += size(output)
 
-    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if select(m)]
     try:
         with torch.no_grad():
             model(x)
@@ -82,6 +87,16 @@ def count_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
         for h in handles:
             h.remove()
     return total
+
+
+def count_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Sum of the byte sizes of every leaf module's output tensor in `model(x)`."""
+    return sum_outputs(
+        model,
+        x,
+        lambda m: not any(True for _ in m.children()),
+        lambda t: t.numel() * t.element_size(),
+    )
 
 
 def arch_cost(
