@@ -166,3 +166,14 @@ def test_memory_format_times_both_formats_on_the_search_blocks_frames(params) ->
     net = supernet.extract(arch)
     x, y = torch.randn(2, 3, 64, 64), torch.from_numpy(np.zeros((2, 64, 64), np.int64))
     assert all(bench.step_seconds(net, x, y, recipe, cpu, fmt, 1) > 0 for fmt in bench.FORMATS)
+
+
+def test_gpu_suite_counts_the_elements_every_convolution_writes() -> None:
+    from torch import nn
+
+    suite = load("gpu_suite")
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Conv2d(4, 2, 1, stride=2))
+    with torch.device("meta"):
+        net = net.to("meta")
+        x = torch.empty(1, 3, 8, 8)
+    assert suite.conv_output_elements(net, x) == 4 * 8 * 8 + 2 * 4 * 4  # not the ReLU's
