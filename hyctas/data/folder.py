@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import ClassVar
 
-from hyctas.data.classes import ClassTable
-from hyctas.data.frames import CONVERTED, Converter, LabelFrame, ValueMapConverter
+from hyctas.data.frames import CONVERTED, LabelFrame, ValueMapSource, read_list_lines
 from hyctas.errors import ConfigError, DataError
 
 
@@ -46,16 +46,13 @@ def _files(folder: Path, suffix: str, longer: str | None) -> dict[str, Path]:
 
 
 @dataclass(frozen=True)
-class FolderSource:
+class FolderSource(ValueMapSource):
     """Frames from per-split folders or list files under `root`; trainIds under `out`."""
 
-    root: Path
-    out: Path
-    table: ClassTable
     splits: dict  # split name -> {images, labels} or {list}, as in params.yaml
     image_suffix: str
     label_suffix: str
-    name: str = "folder"
+    name: ClassVar[str] = "folder"
 
     def _path(self, path: str) -> Path:
         return Path(path) if Path(path).is_absolute() else self.root / path
@@ -104,10 +101,7 @@ class FolderSource:
                 f"{path}: list file of split '{split}' not found; write it (one "
                 f"'<image> <label>' line per frame) or fix prepare_data.folder.splits.{split}.list"
             )
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: unreadable list file ({exc})") from None
+        lines = read_list_lines(path, "list file")
         pairs = []
         for number, line in enumerate(lines, 1):
             if not line.strip() or line.lstrip().startswith("#"):
@@ -178,11 +172,3 @@ class FolderSource:
             )
             for key in sorted(set(images) | set(labels))
         ]
-
-    def converter(self, ignore_label: int) -> Converter:
-        """Map label maps through the class table; unknown values make a frame bad."""
-        return ValueMapConverter(self.table.lut(ignore_label), self.table.origin)
-
-    def record(self) -> dict:
-        """What `source.json` says of this source."""
-        return {"source": self.name, "root": str(self.root.resolve()), "table": self.table.origin}

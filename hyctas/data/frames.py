@@ -4,10 +4,10 @@ A source (`hyctas.data.sources`) lists the frames of a split (`frames`) and give
 a picklable callable `Frame -> FrameResult` that checks one frame, writes its trainIds PNG and
 counts its pixels per trainId. `convert_frames` runs a converter over frames in parallel.
 
-Value-map sources (`voc`, `folder`) share `ValueMapConverter`: their label maps are
-single-channel 8-bit images (PNG mode "P" or "L", read as raw values, not colours) whose pixel
-value is a class's `value` in the class table; the trainIds are written under the stage's
-dataset folder, never into the user's tree.
+Value-map sources (`voc`, `folder`) derive from `ValueMapSource` and convert with
+`ValueMapConverter`: their label maps are single-channel 8-bit images (PNG mode "P" or "L",
+read as raw values, not colours) whose pixel value is a class's `value` in the class table;
+the trainIds are written under the stage's dataset folder, never into the user's tree.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import cv2
 import numpy as np
@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from hyctas.atomic import atomic_path
+from hyctas.data.classes import ClassTable
 from hyctas.data.transforms import IMREAD_IMAGE
 from hyctas.errors import DataError
 
@@ -152,6 +153,36 @@ class ValueMapConverter:
         except DataError as exc:
             result.error = str(exc)
         return result
+
+
+@dataclass(frozen=True)
+class ValueMapSource:
+    """A user's tree of images and value maps (`root`, only read); trainIds go under `out`.
+
+    The base of the value-map sources: `table` maps label values to trainIds, `name` is the
+    `prepare_data.source` value.
+    """
+
+    root: Path
+    out: Path
+    table: ClassTable
+    name: ClassVar[str]
+
+    def converter(self, ignore_label: int) -> Converter:
+        """Map label maps through the class table; unknown values make a frame bad."""
+        return ValueMapConverter(self.table.lut(ignore_label), self.table.origin)
+
+    def record(self) -> dict:
+        """What `source.json` says of this source."""
+        return {"source": self.name, "root": str(self.root.resolve()), "table": self.table.origin}
+
+
+def read_list_lines(path: Path, what: str) -> list[str]:
+    """The lines of a text list file; DataError naming it when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: unreadable {what} ({exc})") from None
 
 
 def convert_frames(

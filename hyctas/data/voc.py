@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from hyctas.data.classes import ClassTable, voc_table
-from hyctas.data.frames import CONVERTED, Converter, LabelFrame, ValueMapConverter
+from hyctas.data.frames import CONVERTED, LabelFrame, ValueMapSource, read_list_lines
 from hyctas.errors import DataError
 
 FOLDERS = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
@@ -33,7 +34,7 @@ DOWNLOAD_HINT = (
 
 
 @dataclass(frozen=True)
-class VocSource:
+class VocSource(ValueMapSource):
     """A PASCAL VOC tree; trainIds are written under `out`.
 
     Args:
@@ -42,10 +43,8 @@ class VocSource:
         table: the class table of the label values.
     """
 
-    root: Path
-    out: Path
     table: ClassTable = field(default_factory=voc_table)
-    name: str = "voc"
+    name: ClassVar[str] = "voc"
 
     def split_list(self, split: str) -> Path:
         """The ImageSets file of `split`."""
@@ -70,10 +69,7 @@ class VocSource:
                 f"{path}: split list not found; name one of {found} in "
                 "prepare_data.train_split / val_split, or write the list (one image id a line)"
             )
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: unreadable split list ({exc})") from None
+        lines = read_list_lines(path, "split list")
         ids = list(dict.fromkeys(line.split()[0] for line in lines if line.strip()))
         if not ids:
             raise DataError(
@@ -93,11 +89,3 @@ class VocSource:
             )
             for image_id in self.ids(split)
         ]
-
-    def converter(self, ignore_label: int) -> Converter:
-        """Map label maps through the class table; unknown values make a frame bad."""
-        return ValueMapConverter(self.table.lut(ignore_label), self.table.origin)
-
-    def record(self) -> dict:
-        """What `source.json` says of this source."""
-        return {"source": self.name, "root": str(self.root.resolve()), "table": self.table.origin}
