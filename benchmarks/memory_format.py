@@ -1,8 +1,8 @@
 """Time of inherited scoring and of a training step: NCHW against channels_last (NHWC).
 
-`recipe.channels_last` (pretrain_supernet, retrain) puts weights and batches in NHWC order;
-the supernet's also sets how its sub-networks are scored (search, rank_check, probes). This
-script measures what that buys on a device, with the sizes of params.yaml: for each of
+`search.channels_last` scores sub-networks with NHWC weights (search, rank_check);
+`recipe.channels_last` (pretrain_supernet, retrain) trains in NHWC order. This script
+measures what each buys on a device, with the sizes of params.yaml: for each of
 `--archs` random architectures, interleaved, in the same run,
 
 - *scoring*: `hyctas.train.supernet.subnet_miou` as the search runs it (extract the

@@ -145,9 +145,9 @@ def frame_noise(ws: Path, params: dict, archs: list[Arch], miou: np.ndarray, n: 
             [
                 inherited_miou(
                     supernet,
-                    state,
                     EvalFrames(frames.calib, frames.search[g * size : (g + 1) * size]),
                     base,
+                    block,
                     device,
                 )(archs[i])
                 for g in range(groups)

@@ -184,7 +184,7 @@ def rank_check(
         candidate_pool(cfg, latency, base["seed"], block["pool"]), block["architectures"]
     )
     frames = search_frames(lists_dir, base, search, state)
-    score = inherited_miou(supernet, state, frames, base, device)
+    score = inherited_miou(supernet, frames, base, search, device)
     inherited = [score(c.arch) for c in picks]
     del supernet, frames
     rows = []

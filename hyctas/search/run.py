@@ -106,7 +106,7 @@ def run_search(
     supernet, cfg, state = load_supernet(supernet_path, device)
     frames = search_frames(lists_dir, base, block, state)
     height, width = frames.search[0][0].shape[-2:]
-    miou = inherited_miou(supernet, state, frames, base, device)
+    miou = inherited_miou(supernet, frames, base, block, device)
     objectives, constraints = build_objectives(
         block, miou, latency, cfg, base["num_classes"], (height, width)
     )

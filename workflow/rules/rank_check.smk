@@ -27,6 +27,7 @@ rule rank_check:
             "search.images",
             "search.bn_calib_batches",
             "search.bn_batch_size",
+            "search.channels_last",
             "evaluate.flip",
             "evaluate.scales",
             "evaluate.sliding_window",

@@ -201,11 +201,14 @@ def test_eval_frames_of_different_sizes_calibrate_and_score(mixed_lists):
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_search_scoring_follows_the_supernet_recipe(mixed_lists, monkeypatch, channels_last):
+def test_search_scoring_reads_its_frames_and_memory_format_from_the_search_block(
+    mixed_lists, monkeypatch, channels_last
+):
     base = {"ignore_label": 255, "num_classes": 3}
     search = {"bn_calib_batches": 2, "bn_batch_size": 2, "images": 1}
+    search["channels_last"] = channels_last
     augment = {"mean": (0.5,) * 3, "std": (0.25,) * 3}
-    state = {"params": {"recipe": {"augment": augment, "channels_last": channels_last}}}
+    state = {"params": {"recipe": {"augment": augment}}}
     frames = search_frames(mixed_lists, base, search, state)
     expected = EvalFrames.load(mixed_lists, base, (0.5,) * 3, (0.25,) * 3, 2, 2, 1, "x")
     assert len(frames.search) == 1 and torch.equal(frames.search[0][0], expected.search[0][0])
@@ -216,5 +219,5 @@ def test_search_scoring_follows_the_supernet_recipe(mixed_lists, monkeypatch, ch
     monkeypatch.setattr(
         "hyctas.train.supernet.subnet_miou", lambda *a, **kw: calls.append(kw) or 0.5
     )
-    score = inherited_miou(None, state, frames, base, torch.device("cpu"))
+    score = inherited_miou(None, frames, base, search, torch.device("cpu"))
     assert score(None) == 0.5 and calls == [{"channels_last": channels_last}]
