@@ -177,3 +177,26 @@ def test_gpu_suite_counts_the_elements_every_convolution_writes() -> None:
         net = net.to("meta")
         x = torch.empty(1, 3, 8, 8)
     assert suite.conv_output_elements(net, x) == 4 * 8 * 8 + 2 * 4 * 4  # not the ReLU's
+
+
+def test_rerank_puts_stored_inherited_scores_against_a_new_reference() -> None:
+    import pandas as pd
+
+    rerank = load("rerank")
+    reference = pd.DataFrame(
+        {
+            "arch_id": ["a", "b", "c", "a", "b"],
+            "seed": [0, 0, 0, 1, 1],
+            "standalone_miou": [0.1, 0.2, 0.3, 0.12, 0.25],
+            "predicted_latency_ms": [10.0, 20.0, 30.0, 10.0, 20.0],
+            "branches": [1, 2, 3, 1, 2],
+            "index": [0, 1, 2, 0, 1],
+            "inherited_miou": [0.0] * 5,  # the reference's own supernet: replaced
+        }
+    )
+    backwards = pd.DataFrame({"arch_id": ["a", "b", "c"] * 2, "inherited_miou": [3, 2, 1] * 2})
+    metrics = rerank.reranked(reference, backwards)
+    assert metrics["kendall_tau"] == pytest.approx(-1.0) and metrics["seed_tau"] == 1.0
+    assert metrics["architectures"] == 3 and metrics["repeats"] == 2
+    with pytest.raises(ValueError, match=r"\['c'\]"):
+        rerank.reranked(reference, backwards[backwards.arch_id != "c"])
