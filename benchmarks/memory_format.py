@@ -28,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from hyctas.models.supernet import Supernet
 from hyctas.params import load_params
+from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
 from hyctas.space.evolve import sample_arch
 from hyctas.train.supernet import EvalFrames, subnet_miou
@@ -60,7 +62,14 @@ def random_frames(params: dict, height: int, width: int, seed: int) -> EvalFrame
     return EvalFrames(calib, search)
 
 
-def scoring_seconds(supernet, arch, frames, base, device, channels_last) -> tuple[float, float]:
+def scoring_seconds(
+    supernet: Supernet,
+    arch: Arch,
+    frames: EvalFrames,
+    base: dict,
+    device: torch.device,
+    channels_last: bool,
+) -> tuple[float, float]:
     """Seconds and mIoU of one inherited scoring."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
@@ -70,7 +79,15 @@ def scoring_seconds(supernet, arch, frames, base, device, channels_last) -> tupl
     return time.perf_counter() - start, miou
 
 
-def step_seconds(net, x, y, recipe, device, channels_last, repeats) -> float:
+def step_seconds(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    recipe: dict,
+    device: torch.device,
+    channels_last: bool,
+    repeats: int,
+) -> float:
     """Median seconds of a training step of `net` (`supernet_step`'s) in the given format."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt).train()
@@ -83,8 +100,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--height", type=int, help="frame height (default: prepare_data's)")
-    parser.add_argument("--width", type=int, help="frame width (default: prepare_data's)")
+    parser.add_argument("--height", type=int, help="frame height (default: the synthetic data's)")
+    parser.add_argument("--width", type=int, help="frame width (default: the synthetic data's)")
     parser.add_argument("--batch", type=int, default=8, help="training batch")
     parser.add_argument("--crop", type=int, nargs=2, default=(256, 256), help="training crop")
     parser.add_argument("--archs", type=int, default=8)

@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hyctas.evaluation.accuracy import confusion, val_confusion
-from hyctas.evaluation.batchnorm import recalibrate_bn
-from hyctas.evaluation.inference import PLAIN, InferenceConfig
+from hyctas.evaluation.accuracy import val_confusion
+from hyctas.evaluation.inference import InferenceConfig
 from hyctas.evaluation.metrics import ConfusionMatrix
 from hyctas.models.factory import load_model
 from hyctas.params import load_params
 from hyctas.space.arch import Arch
-from hyctas.train.supernet import EvalFrames, load_supernet
+from hyctas.train.supernet import load_supernet, search_frames, subnet_confusion
 
 
 def present_class_mean(iou: np.ndarray, present: np.ndarray) -> float:
@@ -47,19 +46,14 @@ def search_objective_rows(params: dict, supernet_path: Path, lists: Path, retrai
     base, block = params["base"], params["search"]
     device = torch.device("cpu")
     supernet, cfg, state = load_supernet(supernet_path, device)
-    augment = state["params"]["recipe"]["augment"]
-    frames = EvalFrames.load(
-        lists, base, augment["mean"], augment["std"], block["bn_calib_batches"],
-        block["bn_batch_size"], block["images"], "search.images",
-    )  # fmt: skip
+    frames = search_frames(lists, base, block, state)
     for model_path in sorted(retrain_dir.glob("*/model.pt")):
         _, model_state = load_model(model_path, device)
         if model_state["kind"] != "segnet":
             continue
-        net = supernet.extract(Arch.from_dict(model_state["arch"], cfg)).to(device)
-        recalibrate_bn(net, frames.calib, device)
-        matrix = confusion(
-            net, frames.search, base["num_classes"], base["ignore_label"], device, PLAIN
+        arch = Arch.from_dict(model_state["arch"], cfg)
+        matrix = subnet_confusion(
+            supernet, arch, frames, base, device, channels_last=block["channels_last"]
         )
         yield row(model_path.parent.name, matrix, base["num_classes"])
 

@@ -16,11 +16,11 @@ by architecture id, and prints one row per variant with the reference's seed-to-
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from hyctas.atomic import write_json
 from hyctas.ranking.run import ranking_metrics
 
 KEYS = ("kendall_tau", "kendall_tau_sparse", "spearman_rho", "inherited_vs_latency_rho")
@@ -37,8 +37,15 @@ def reranked(reference: pd.DataFrame, inherited: pd.DataFrame) -> dict:
     if missing:
         raise ValueError(f"no inherited mIoU for {len(missing)} architecture(s): {missing}")
     rows = reference.assign(inherited_miou=reference["arch_id"].map(scores))
-    seeds = sorted(rows["seed"].unique())
-    return ranking_metrics(rows.to_dict("records"), int(seeds[0]), int(seeds[-1]))
+    # rank_check writes the first seed's N rows, then the repeat seed's K (if any).
+    first = int(rows["seed"].iloc[0])
+    others = [int(s) for s in rows["seed"].unique() if s != first]
+    repeat = others[0] if others else first - 1  # absent: no pairs, seed tau undefined
+    return ranking_metrics(rows.to_dict("records"), first, repeat)
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def main() -> None:
@@ -51,23 +58,25 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
+    if not all("=" in item for item in args.inherited):
+        parser.error("--inherited takes NAME=CSV pairs")
     reference = pd.read_csv(args.reference)
     results = {}
     for item in args.inherited:
         name, _, path = item.partition("=")
         results[name] = reranked(reference, pd.read_csv(path))
+    if args.json:
+        write_json(args.json, results)
     first = next(iter(results.values()))
     print(
         f"reference {args.reference}: N={first['architectures']}, seed tau "
-        f"{first['seed_tau']:.3f} (K={first['repeats']}), stand-alone vs latency Spearman "
-        f"{first['standalone_vs_latency_rho']:.3f}, stand-alone mean "
+        f"{_f(first['seed_tau'])} (K={first['repeats']}), stand-alone vs latency Spearman "
+        f"{_f(first['standalone_vs_latency_rho'])}, stand-alone mean "
         f"{first['standalone_miou_mean']:.4f}"
     )
     print(f"{'scoring':22}" + "".join(f"{k:>26}" for k in KEYS))
     for name, metrics in results.items():
-        print(f"{name:22}" + "".join(f"{metrics[k]:>26.3f}" for k in KEYS))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        print(f"{name:22}" + "".join(f"{_f(metrics[k]):>26}" for k in KEYS))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from hyctas.errors import ConfigError
 from hyctas.evaluation.accuracy import confusion
 from hyctas.evaluation.batchnorm import recalibrate_bn
 from hyctas.evaluation.inference import PLAIN, pad_to, padded_size
+from hyctas.evaluation.metrics import ConfusionMatrix
 from hyctas.models.supernet import Supernet
 from hyctas.provenance import Fingerprint
 from hyctas.space.arch import Arch
@@ -121,7 +122,7 @@ def _padded_batch(images: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([pad_to(x[None], size) for x in images])
 
 
-def subnet_miou(
+def subnet_confusion(
     supernet: Supernet,
     arch: Arch,
     frames: EvalFrames,
@@ -129,8 +130,8 @@ def subnet_miou(
     device: torch.device,
     *,
     channels_last: bool,
-) -> float:
-    """Search-frame mIoU of `arch` with inherited weights and re-estimated BatchNorm stats.
+) -> ConfusionMatrix:
+    """Search-frame confusion matrix of `arch` with inherited weights and re-estimated BatchNorm.
 
     Each frame is predicted at its own size by the plain pass of `inference.infer` (padded to
     multiples of 64, the logits cropped back), so padding is never scored. `channels_last`
@@ -141,8 +142,22 @@ def subnet_miou(
     if channels_last:
         net.to(memory_format=torch.channels_last)
     recalibrate_bn(net, frames.calib, device)
-    matrix = confusion(net, frames.search, base["num_classes"], base["ignore_label"], device, PLAIN)
-    return matrix.miou()
+    return confusion(net, frames.search, base["num_classes"], base["ignore_label"], device, PLAIN)
+
+
+def subnet_miou(
+    supernet: Supernet,
+    arch: Arch,
+    frames: EvalFrames,
+    base: dict,
+    device: torch.device,
+    *,
+    channels_last: bool,
+) -> float:
+    """Search-frame mIoU of `arch` with inherited weights (`subnet_confusion`'s)."""
+    return subnet_confusion(
+        supernet, arch, frames, base, device, channels_last=channels_last
+    ).miou()
 
 
 def search_frames(
@@ -154,7 +169,7 @@ def search_frames(
     given); `state` the supernet checkpoint's (`load_supernet`).
     """
     augment = state["params"]["recipe"]["augment"]
-    count = search["images"] if images is None else images
+    count, key = (search["images"], "search.images") if images is None else (images, "images")
     return EvalFrames.load(
         lists_dir,
         base,
@@ -163,7 +178,7 @@ def search_frames(
         search["bn_calib_batches"],
         search["bn_batch_size"],
         count,
-        "search.images",
+        key,
     )
 
 

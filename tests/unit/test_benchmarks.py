@@ -200,3 +200,8 @@ def test_rerank_puts_stored_inherited_scores_against_a_new_reference() -> None:
     assert metrics["architectures"] == 3 and metrics["repeats"] == 2
     with pytest.raises(ValueError, match=r"\['c'\]"):
         rerank.reranked(reference, backwards[backwards.arch_id != "c"])
+    # A repeat seed below the first, and no repeats at all.
+    lower = reference.assign(seed=[5, 5, 5, 2, 2])
+    assert rerank.reranked(lower, backwards)["architectures"] == 3
+    alone = rerank.reranked(reference[reference.seed == 0], backwards)
+    assert alone["repeats"] == 0 and alone["seed_tau"] is None

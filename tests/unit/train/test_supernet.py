@@ -197,7 +197,8 @@ def test_eval_frames_of_different_sizes_calibrate_and_score(mixed_lists):
     for arch in (smallest_arch(cfg), largest_arch(cfg)):
         plain = subnet_miou(supernet, arch, frames, base, cpu, channels_last=False)
         nhwc = subnet_miou(supernet, arch, frames, base, cpu, channels_last=True)
-        assert 0.0 <= plain <= 1.0 and nhwc == pytest.approx(plain, abs=1e-6)
+        # Float sums in another order: a near-tied pixel of an untrained network may flip.
+        assert 0.0 <= plain <= 1.0 and nhwc == pytest.approx(plain, abs=1e-3)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
@@ -213,7 +214,7 @@ def test_search_scoring_reads_its_frames_and_memory_format_from_the_search_block
     expected = EvalFrames.load(mixed_lists, base, (0.5,) * 3, (0.25,) * 3, 2, 2, 1, "x")
     assert len(frames.search) == 1 and torch.equal(frames.search[0][0], expected.search[0][0])
     assert all(torch.equal(a, b) for a, b in zip(frames.calib, expected.calib, strict=True))
-    with pytest.raises(ConfigError, match="search.images = 2"):  # the override is asked for
+    with pytest.raises(ConfigError, match="images = 2"):  # the override is asked for
         search_frames(mixed_lists, base, search, state, images=2)
     calls = []
     monkeypatch.setattr(
