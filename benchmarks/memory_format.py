@@ -5,7 +5,7 @@
 measures what each buys on a device, with the sizes of params.yaml: for each of
 `--archs` random architectures, interleaved, in the same run,
 
-- *scoring*: `hyctas.train.supernet.subnet_miou` as the search runs it (extract the
+- *scoring*: `hyctas.train.supernet.subnet_confusion` as the search runs it (extract the
   sub-network, re-estimate BatchNorm on `bn_calib_batches` x `bn_batch_size` frames, predict
   `search.images` frames one by one), and the mIoU difference of the two formats (float
   sums in another order: near-tied pixels of an untrained network may flip);
@@ -35,7 +35,7 @@ from hyctas.params import load_params
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
 from hyctas.space.evolve import sample_arch
-from hyctas.train.supernet import EvalFrames, subnet_miou
+from hyctas.train.supernet import EvalFrames, subnet_confusion
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # its sibling, when imported by path
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -74,7 +74,8 @@ def scoring_seconds(
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
     start = time.perf_counter()
-    miou = subnet_miou(supernet, arch, frames, base, device, channels_last=channels_last)
+    matrix = subnet_confusion(supernet, arch, frames, base, device, channels_last=channels_last)
+    miou = matrix.miou()
     sync()
     return time.perf_counter() - start, miou
 

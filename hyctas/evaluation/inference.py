@@ -1,6 +1,6 @@
 """The one test-time inference routine: class scores of a network for a frame of any size.
 
-Search scoring (`hyctas.train.supernet.subnet_miou`), the `evaluate` stage and
+Search scoring (`hyctas.train.supernet.subnet_confusion`), the `evaluate` stage and
 `hyctas predict` all call `infer`. The networks take sides that are multiples of
 `INPUT_MULTIPLE` (64); a frame of any size is run as follows.
 

@@ -61,7 +61,7 @@ class EvalFrames:
     once-for-all networks do), so no statistic is fitted to the frames being scored.
 
     Frames may have any size: `search` keeps each (1, 3, H, W) frame and its label at their
-    own size (`subnet_miou` pads and crops them), and each `calib` batch is padded to
+    own size (`subnet_confusion` pads and crops them), and each `calib` batch is padded to
     multiples of 64 covering its largest frame.
     """
 
@@ -145,21 +145,6 @@ def subnet_confusion(
     return confusion(net, frames.search, base["num_classes"], base["ignore_label"], device, PLAIN)
 
 
-def subnet_miou(
-    supernet: Supernet,
-    arch: Arch,
-    frames: EvalFrames,
-    base: dict,
-    device: torch.device,
-    *,
-    channels_last: bool,
-) -> float:
-    """Search-frame mIoU of `arch` with inherited weights (`subnet_confusion`'s)."""
-    return subnet_confusion(
-        supernet, arch, frames, base, device, channels_last=channels_last
-    ).miou()
-
-
 def search_frames(
     lists_dir: Path, base: dict, search: dict, state: dict, images: int | None = None
 ) -> EvalFrames:
@@ -185,14 +170,15 @@ def search_frames(
 def inherited_miou(
     supernet: Supernet, frames: EvalFrames, base: dict, search: dict, device: torch.device
 ) -> Callable[[Arch], float]:
-    """The search's accuracy objective: `subnet_miou` of an architecture on `frames`.
+    """The search's accuracy objective: `subnet_confusion`'s mIoU of an architecture on `frames`.
 
     In the memory format `search.channels_last` asks for.
     """
     channels_last = bool(search["channels_last"])
 
     def score(arch: Arch) -> float:
-        return subnet_miou(supernet, arch, frames, base, device, channels_last=channels_last)
+        matrix = subnet_confusion(supernet, arch, frames, base, device, channels_last=channels_last)
+        return matrix.miou()
 
     return score
 
@@ -333,9 +319,9 @@ def pretrain(
     def on_probe(step: int) -> dict[str, float]:
         result = (
             {
-                f"probe_{name}_miou": subnet_miou(
+                f"probe_{name}_miou": subnet_confusion(
                     supernet, arch, frames, base, device, channels_last=tcfg.channels_last
-                )
+                ).miou()
                 for name, arch in probes.items()
             }
             if info.is_main

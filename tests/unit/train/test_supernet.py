@@ -26,7 +26,7 @@ from hyctas.train.supernet import (
     pretrain,
     search_frames,
     step_archs,
-    subnet_miou,
+    subnet_confusion,
     training_space,
 )
 from tests.pipeline.tiny import tiny_params
@@ -195,8 +195,8 @@ def test_eval_frames_of_different_sizes_calibrate_and_score(mixed_lists):
     supernet = Supernet(cfg, 3, aux=True, cell_sharing="position")
     cpu = torch.device("cpu")
     for arch in (smallest_arch(cfg), largest_arch(cfg)):
-        plain = subnet_miou(supernet, arch, frames, base, cpu, channels_last=False)
-        nhwc = subnet_miou(supernet, arch, frames, base, cpu, channels_last=True)
+        plain = subnet_confusion(supernet, arch, frames, base, cpu, channels_last=False).miou()
+        nhwc = subnet_confusion(supernet, arch, frames, base, cpu, channels_last=True).miou()
         # Float sums in another order: a near-tied pixel of an untrained network may flip.
         assert 0.0 <= plain <= 1.0 and nhwc == pytest.approx(plain, abs=1e-3)
 
@@ -217,8 +217,13 @@ def test_search_scoring_reads_its_frames_and_memory_format_from_the_search_block
     with pytest.raises(ConfigError, match="images = 2"):  # the override is asked for
         search_frames(mixed_lists, base, search, state, images=2)
     calls = []
+
+    class Scored:
+        def miou(self):
+            return 0.5
+
     monkeypatch.setattr(
-        "hyctas.train.supernet.subnet_miou", lambda *a, **kw: calls.append(kw) or 0.5
+        "hyctas.train.supernet.subnet_confusion", lambda *a, **kw: calls.append(kw) or Scored()
     )
     score = inherited_miou(None, frames, base, search, torch.device("cpu"))
     assert score(None) == 0.5 and calls == [{"channels_last": channels_last}]
