@@ -14,7 +14,7 @@ measures what each buys on a device, with the sizes of params.yaml: for each of
 The supernet is freshly initialised and the frames random: timing does not depend on the
 weights. Prints one row per architecture and the median ratio NCHW / NHWC (> 1: NHWC faster).
 
-    python benchmarks/memory_format.py --params params.yaml --archs 8 --threads 2
+    python benchmarks/memory_format.py --params params.yaml --archs 8 --threads 2 --images 12
     python benchmarks/memory_format.py --device cuda --archs 8
 """
 
@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--height", type=int, help="frame height (default: the synthetic data's)")
     parser.add_argument("--width", type=int, help="frame width (default: the synthetic data's)")
+    parser.add_argument("--images", type=int, help="frames scored (default: search.images)")
     parser.add_argument("--batch", type=int, default=8, help="training batch")
     parser.add_argument("--crop", type=int, nargs=2, default=(256, 256), help="training crop")
     parser.add_argument("--archs", type=int, default=8)
@@ -118,6 +119,8 @@ def main() -> None:
     cfg = SpaceConfig.from_params(params["search_space"])
     device = torch.device(args.device)
     supernet = Supernet(cfg, base["num_classes"], aux=True).to(device).eval()
+    if args.images:
+        params = {**params, "search": {**params["search"], "images": args.images}}
     frames = random_frames(params, height, width, base["seed"])
     x = torch.randn(args.batch, 3, *args.crop, device=device)
     y = torch.randint(0, base["num_classes"], (args.batch, *args.crop), device=device)
