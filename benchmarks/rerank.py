@@ -11,6 +11,10 @@ by architecture id, and prints one row per variant with the reference's seed-to-
     python benchmarks/rerank.py \\
         --reference scenarios/runs/search_quality/results/rank_check/ranking.csv \\
         --inherited uniform=<uniform's run>/artifacts/ranking.csv sandwich=...
+
+A supernet checkpoint can be ranked directly too (`--supernet NAME=CHECKPOINT`): the
+reference's architectures are scored with its inherited weights exactly as `rank_check` does
+(`inherited_miou` on the search split's `search.images` frames, from `--params` and `--lists`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from hyctas.atomic import write_json
+from hyctas.params import load_params
 from hyctas.ranking.run import ranking_metrics
+from hyctas.space.arch import Arch
+from hyctas.train.supernet import inherited_miou, load_supernet, search_frames
 
 KEYS = ("kendall_tau", "kendall_tau_sparse", "spearman_rho", "inherited_vs_latency_rho")
 
@@ -44,6 +52,25 @@ def reranked(reference: pd.DataFrame, inherited: pd.DataFrame) -> dict:
     return ranking_metrics(rows.to_dict("records"), first, repeat)
 
 
+def scored(reference: pd.DataFrame, checkpoint: Path, params: dict, lists: Path) -> pd.DataFrame:
+    """The reference's architectures (arch_id, inherited_miou) scored by the supernet at
+    `checkpoint` on the search split under `lists`, as `rank_check` scores them.
+
+    Raises:
+        ValueError: An architecture's compact form does not give the reference's id.
+    """
+    device = torch.device(params["base"]["device"])
+    supernet, _, state = load_supernet(checkpoint, device)
+    frames = search_frames(lists, params["base"], params["search"], state)
+    score = inherited_miou(supernet, frames, params["base"], params["search"], device)
+    rows = reference.drop_duplicates("arch_id")
+    archs = [Arch.from_compact(c) for c in rows["compact"]]
+    for arch, arch_id in zip(archs, rows["arch_id"], strict=True):
+        if arch.id != arch_id:  # another space's ids (its last-cell width, say)
+            raise ValueError(f"{arch.compact()}: id {arch.id} here, {arch_id} in the reference")
+    return pd.DataFrame({"arch_id": rows["arch_id"], "inherited_miou": [score(a) for a in archs]})
+
+
 def _f(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -54,17 +81,30 @@ def main() -> None:
     )
     parser.add_argument("--reference", type=Path, required=True, help="ranking.csv (stand-alone)")
     parser.add_argument(
-        "--inherited", nargs="+", required=True, metavar="NAME=CSV", help="ranking.csv per name"
+        "--inherited", nargs="*", default=[], metavar="NAME=CSV", help="ranking.csv per name"
     )
+    parser.add_argument(
+        "--supernet", nargs="*", default=[], metavar="NAME=CHECKPOINT", help="supernet per name"
+    )
+    parser.add_argument("--params", type=Path, help="params.yaml the supernets are scored by")
+    parser.add_argument("--lists", type=Path, help="prepare_data's lists (the search split)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
-    if not all("=" in item for item in args.inherited):
-        parser.error("--inherited takes NAME=CSV pairs")
+    if not args.inherited and not args.supernet:
+        parser.error("give --inherited NAME=CSV or --supernet NAME=CHECKPOINT pairs")
+    if not all("=" in item for item in (*args.inherited, *args.supernet)):
+        parser.error("--inherited and --supernet take NAME=PATH pairs")
+    if args.supernet and not (args.params and args.lists):
+        parser.error("--supernet needs --params and --lists")
     reference = pd.read_csv(args.reference)
     results = {}
     for item in args.inherited:
         name, _, path = item.partition("=")
         results[name] = reranked(reference, pd.read_csv(path))
+    params = load_params(args.params) if args.supernet else {}
+    for item in args.supernet:
+        name, _, path = item.partition("=")
+        results[name] = reranked(reference, scored(reference, Path(path), params, args.lists))
     if args.json:
         write_json(args.json, results)
     first = next(iter(results.values()))

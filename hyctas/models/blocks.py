@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hyctas.models.layers import ConvBN, resize
+from hyctas.models.layers import ConvBN, SlimConv2d, place, resize
 from hyctas.models.ops import Conv2xDownUp, SelfAttention
 from hyctas.space.config import SpaceConfig
 
@@ -42,7 +42,8 @@ class FeatureFusion(nn.Module):
     """1x1 conv+BN+ReLU, then channel attention from global pooling: `f + f * sigmoid(...)`.
 
     The attention's 1x1 convs carry biases instead of batch norm: a BN over 1x1 pooled
-    maps cannot train at batch size 1.
+    maps cannot train at batch size 1. Slimmable: `c_out` narrower than built uses the
+    first channels of every weight (the supernet's shared fusion).
     """
 
     def __init__(self, c_in: int, c_out: int) -> None:
@@ -50,15 +51,17 @@ class FeatureFusion(nn.Module):
         self.conv = ConvBN(c_in, c_out, 1)
         self.attention = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(c_out, c_out, 1),
+            SlimConv2d(c_out, c_out, 1),
             nn.ReLU(inplace=True),
-            nn.Conv2d(c_out, c_out, 1),
+            SlimConv2d(c_out, c_out, 1),
             nn.Sigmoid(),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.conv(x)
-        return f + f * self.attention(f)
+    def forward(self, x: torch.Tensor, c_out: int | None = None) -> torch.Tensor:
+        f = self.conv(x, c_out)
+        pool, squeeze, relu, excite, gate = self.attention
+        c = f.shape[1]
+        return f + f * gate(excite(relu(squeeze(pool(f), c)), c))
 
 
 class Fusion(nn.Module):
@@ -67,6 +70,10 @@ class Fusion(nn.Module):
     A branch ending at 1/32 is reduced (1x1), up-sampled, concatenated with its last 1/16
     feature and refined (3x3), then again to 1/8; a branch ending at 1/16 once; a 1/8 branch
     is used as is. The 1/8 results go through a `FeatureFusion` to `c8 * branches` channels.
+
+    Built for several final scales, it also fuses any subset of them (the supernet's shared
+    fusion): each branch's feature keeps its place in the concatenation, the places of the
+    missing branches are zeros, and the fusion's output is `c8 * branches` channels wide.
 
     Args:
         cfg: Search space (channel sizes).
@@ -87,7 +94,11 @@ class Fusion(nn.Module):
         super().__init__()
         c8, c16, c32 = (cfg.channels(s, 1.0) for s in range(3))
         self.final_scales = tuple(sorted(final_scales))
-        self.out_channels = c8 * len(self.final_scales)
+        self.c8, self.out_channels = c8, c8 * len(self.final_scales)
+        # Channel offset of each branch's input to the 1/8 and the 1/16 fusion.
+        order8 = [s for s in (2, 1, 0) if s in final_scales]
+        self.offsets8 = {s: c8 * i for i, s in enumerate(order8)}
+        self.offsets16 = {1: 0, 2: c16 if 1 in final_scales else 0}
         # Variable-width inputs come last in every concatenation: the supernet slices
         # input channels by prefix, so fixed-width parts keep their meaning across widths.
         if 2 in final_scales:
@@ -112,7 +123,8 @@ class Fusion(nn.Module):
         """Fuses the branches.
 
         Args:
-            feats: For each final scale, the branch's last feature at every scale up to it.
+            feats: For each final scale (some or all of those built for), the branch's last
+                feature at every scale up to it.
             with_aux: Also compute the 1/16 and 1/32 fusions (when built).
 
         Returns:
@@ -123,18 +135,19 @@ class Fusion(nn.Module):
             f8, f16, f32 = feats[2]
             y = self.refine32(torch.cat([resize(self.arm32(f32), f16.shape[2:]), f16], 1))
             y = self.refine32to8(torch.cat([resize(self.arm32to8(y), f8.shape[2:]), f8], 1))
-            pred8.append(y)
-            pred16.append(f16)
+            pred8.append((self.offsets8[2], y))
+            pred16.append((self.offsets16[2], f16))
         if 1 in feats:
             f8, f16 = feats[1]
-            pred8.append(self.refine16(torch.cat([resize(self.arm16(f16), f8.shape[2:]), f8], 1)))
-            pred16.insert(0, f16)
+            y = self.refine16(torch.cat([resize(self.arm16(f16), f8.shape[2:]), f8], 1))
+            pred8.append((self.offsets8[1], y))
+            pred16.insert(0, (self.offsets16[1], f16))
         if 0 in feats:
-            pred8.append(feats[0][0])
-        s8 = self.ffm8(torch.cat(pred8, 1))
+            pred8.append((self.offsets8[0], feats[0][0]))
+        s8 = self.ffm8(place(pred8), self.c8 * len(feats))
         if not with_aux:
             return s8, None, None
-        s16 = self.ffm16(torch.cat(pred16, 1)) if self.ffm16 is not None else None
+        s16 = self.ffm16(place(pred16)) if self.ffm16 is not None else None
         s32 = self.ffm32(feats[2][2]) if self.ffm32 is not None else None
         return s8, s16, s32
 
@@ -153,23 +166,36 @@ class SegHead(nn.Module):
         c_in: Channels of the fused 1/8 feature.
         c_low: Channels of the 1/4 stem feature; None for an auxiliary head without skip.
         num_classes: Output classes.
+        narrower: Narrower fused features it also runs on (the supernet's head shared by
+            every branch count): the first channels of each weight, the skip projection
+            keeping its place after the widest input.
     """
 
-    def __init__(self, cfg: SpaceConfig, c_in: int, c_low: int | None, num_classes: int) -> None:
+    def __init__(
+        self,
+        cfg: SpaceConfig,
+        c_in: int,
+        c_low: int | None,
+        num_classes: int,
+        narrower: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
-        mid = _mid_channels(c_in, cfg)
+        self.cfg, self.c_in = cfg, c_in
+        mid = max(_mid_channels(c, cfg) for c in (c_in, *narrower))
         c_skip = cfg.head_skip_channels if c_low is not None else 0
         self.attention = SelfAttention(c_in, c_in, 1, cfg, half_res_attention=True)
         self.skip = ConvBN(c_low, c_skip, 1, relu=False) if c_low is not None else None
         self.block = Conv2xDownUp(c_in + c_skip, mid, 1, cfg)
         self.conv = ConvBN(mid, mid, 3)
-        self.classifier = nn.Conv2d(mid, num_classes, 1)
+        self.classifier = SlimConv2d(mid, num_classes, 1)
 
     def forward(
         self, x: torch.Tensor, size: tuple[int, int], low: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Logits at `size` from feature `x` (and the 1/4 stem feature `low`)."""
-        y = self.attention(x)
+        c = x.shape[1]
+        y = self.attention(x, c)
         if self.skip is not None:
-            y = torch.cat([resize(y, low.shape[2:]), self.skip(low)], 1)
-        return resize(self.classifier(self.conv(self.block(y))), size)
+            y = place([(0, resize(y, low.shape[2:])), (self.c_in, self.skip(low))])
+        mid = _mid_channels(c, self.cfg)
+        return resize(self.classifier(self.conv(self.block(y, mid), mid)), size)

@@ -95,6 +95,28 @@ def resize(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
+def place(pieces: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+    """Feature maps concatenated along channels, each starting at its channel offset.
+
+    The gaps between them are zeros, so a convolution over the result equals one over the
+    pieces alone with the weight columns at those offsets: a module shared by inputs that
+    differ (the supernet's shared fusion and head) keeps each kind of input at one place of
+    its weights. Nothing follows the last piece; a slimmable layer reads the prefix.
+
+    Raises:
+        ValueError: The offsets do not increase past the end of the piece before.
+    """
+    parts, end = [], 0
+    for offset, x in pieces:
+        if offset < end:
+            raise ValueError(f"piece at channel {offset} overlaps the one ending at {end}")
+        if offset > end:
+            parts.append(x.new_zeros(x.shape[0], offset - end, *x.shape[2:]))
+        parts.append(x)
+        end = offset + x.shape[1]
+    return torch.cat(parts, 1)
+
+
 def half(x: torch.Tensor) -> torch.Tensor:
     """Bilinear down-sampling to half the height and width (floor)."""
     return resize(x, (x.shape[2] // 2, x.shape[3] // 2))

@@ -16,9 +16,15 @@ Weight sharing:
       first of them, the one ending at the finest scale. Diverged branches then never share
       weights, as in a stand-alone network; the supernet holds about twice the cells
       (fewer than twice the parameters: a branch ending at 1/8 has only 1/8 cells).
-    * The fusion has one module per set of final scales (its inputs differ), the main head
-      one per number of branches (its width is `c8 * branches`), the auxiliary heads one
-      per scale; the stem is shared by all.
+    * `head_sharing="separate"`: the fusion has one module per set of final scales (its
+      inputs differ), the main head one per number of branches (its width is
+      `c8 * branches`); each trains only in the steps that draw its sub-networks.
+    * `head_sharing="shared"`: one fusion and one main head for every sub-network. The
+      fusion is built for every final scale and keeps each branch's input at one place of
+      its weights (zeros where a branch is missing); the head is built for the widest
+      fused feature and a narrower one uses its first channels. Extraction then copies, for
+      those inputs, the weight columns at their places instead of a prefix.
+    * The auxiliary heads exist once per scale and the stem once: shared by all.
 
 `extract(arch)` builds the stand-alone `SegNet` and copies, for every tensor of it, the
 matching prefix of the supernet tensor (names map one to one), so in eval mode
@@ -38,13 +44,20 @@ import torch
 from torch import nn
 
 from hyctas.models.blocks import Fusion, SegHead, Stem
-from hyctas.models.network import NetOutput, SegNet, build_aux_heads, run_network
+from hyctas.models.network import (
+    NetOutput,
+    SegNet,
+    build_aux_heads,
+    fusion_channels,
+    run_network,
+)
 from hyctas.models.ops import create_op
 from hyctas.models.plan import Node, Plan, build_plan
 from hyctas.space.arch import LAST_WIDTH, MAX_SCALE, Arch
 from hyctas.space.config import SpaceConfig
 
 CELL_SHARING = ("position", "branch")
+HEAD_SHARING = ("separate", "shared")
 
 
 def cell_key(index: int, in_scale: int, stride: int, op: str, final: int | None = None) -> str:
@@ -78,16 +91,25 @@ class Supernet(nn.Module):
         aux: Build the auxiliary heads (they run in training mode only).
         cell_sharing: "position" (one set of cells for every branch) or "branch" (one set
             per final scale); see the module docstring.
+        head_sharing: "separate" (a fusion per set of final scales, a head per branch
+            count) or "shared" (one of each); see the module docstring.
     """
 
     def __init__(
-        self, cfg: SpaceConfig, num_classes: int, aux: bool = False, cell_sharing: str = "position"
+        self,
+        cfg: SpaceConfig,
+        num_classes: int,
+        aux: bool = False,
+        cell_sharing: str = "position",
+        head_sharing: str = "separate",
     ) -> None:
         super().__init__()
         if cell_sharing not in CELL_SHARING:
             raise ValueError(f"cell_sharing {cell_sharing!r} (allowed: {', '.join(CELL_SHARING)})")
+        if head_sharing not in HEAD_SHARING:
+            raise ValueError(f"head_sharing {head_sharing!r} (allowed: {', '.join(HEAD_SHARING)})")
         self.cfg, self.num_classes, self.aux = cfg, num_classes, aux
-        self.cell_sharing = cell_sharing
+        self.cell_sharing, self.head_sharing = cell_sharing, head_sharing
         self.train_output_stride = 1  # set by the training loop (recipe.loss_stride)
         self.stem = Stem(cfg)
         self.cells = nn.ModuleDict()
@@ -103,23 +125,41 @@ class Supernet(nn.Module):
                             self.cells[cell_key(index, scale, stride, op, final)] = create_op(
                                 op, self.max_channels(scale), c_out, stride, cfg, slimmable=True
                             )
-        widest8 = self.max_channels(0)
-        self.fusions = nn.ModuleDict()
-        for k in range(1, cfg.max_branches + 1):
-            for finals in combinations(range(MAX_SCALE + 1), k):
-                if max(finals) <= cfg.max_depth:
-                    ch8 = {1: widest8, 2: widest8}
-                    fusion = Fusion(cfg, finals, self.max_channels(1), ch8, aux)
-                    self.fusions[fusion_key(finals)] = fusion
-        c8 = cfg.channels(0, 1.0)
-        self.heads = nn.ModuleDict(
-            {
-                str(k): SegHead(cfg, c8 * k, self.stem.out4_channels, num_classes)
-                for k in range(1, cfg.max_branches + 1)
-            }
-        )
+        self._build_fusions_and_heads()
         reachable = tuple(s for s in (1, 2) if s <= cfg.max_depth)
         self.aux_heads = build_aux_heads(cfg, num_classes, reachable if aux else ())
+
+    def _build_fusions_and_heads(self) -> None:
+        cfg, widest8 = self.cfg, self.max_channels(0)
+        ch8 = {1: widest8, 2: widest8}
+        finals_sets = [
+            finals
+            for k in range(1, cfg.max_branches + 1)
+            for finals in combinations(range(MAX_SCALE + 1), k)
+            if max(finals) <= cfg.max_depth
+        ]
+        c8, c4 = cfg.channels(0, 1.0), self.stem.out4_channels
+        widths = [c8 * k for k in range(1, cfg.max_branches + 1)]
+        if self.head_sharing == "shared":
+            every = tuple(sorted({s for finals in finals_sets for s in finals}))
+            self.fusion = Fusion(cfg, every, self.max_channels(1), ch8, self.aux)
+            self.head = SegHead(cfg, widths[-1], c4, self.num_classes, tuple(widths[:-1]))
+            return
+        self.fusions = nn.ModuleDict(
+            {
+                fusion_key(finals): Fusion(cfg, finals, self.max_channels(1), ch8, self.aux)
+                for finals in finals_sets
+            }
+        )
+        self.heads = nn.ModuleDict(
+            {str(k): SegHead(cfg, w, c4, self.num_classes) for k, w in enumerate(widths, 1)}
+        )
+
+    def fusion_and_head(self, plan: Plan) -> tuple[Fusion, SegHead]:
+        """The fusion and main head that run `plan` (shared, or those of its final scales)."""
+        if self.head_sharing == "shared":
+            return self.fusion, self.head
+        return self.fusions[fusion_key(plan.final_scales)], self.heads[str(len(plan.ends))]
 
     def max_channels(self, scale: int) -> int:
         """Widest feature a cell can read or write at `scale` (the stem's too at scale 0)."""
@@ -146,8 +186,7 @@ class Supernet(nn.Module):
             plan,
             self.stem,
             run_cell,
-            self.fusions[fusion_key(plan.final_scales)],
-            self.heads[str(len(plan.ends))],
+            *self.fusion_and_head(plan),
             self.aux_heads if use_aux else None,
             self.train_output_stride if self.training else 1,
         )
@@ -163,22 +202,49 @@ class Supernet(nn.Module):
     def source_names(self, net: SegNet) -> dict[str, str]:
         """Maps each module prefix of `net` (built from this supernet's config) to ours."""
         plan = net.plan
+        shared = self.head_sharing == "shared"
         names = {
             "stem.": "stem.",
-            "fusion.": f"fusions.{fusion_key(plan.final_scales)}.",
-            "head.": f"heads.{len(plan.ends)}.",
+            "fusion.": "fusion." if shared else f"fusions.{fusion_key(plan.final_scales)}.",
+            "head.": "head." if shared else f"heads.{len(plan.ends)}.",
             "aux_heads.": "aux_heads.",
         }
         for name, key in self.cell_keys(plan).items():
             names[f"cells.{name}."] = f"cells.{key}."
         return names
 
+    def input_columns(self, net: SegNet) -> dict[str, torch.Tensor]:
+        """Where the inputs of `net`'s fusion and head lie in the shared ones' weights.
+
+        Maps the name of each weight of `net` whose input channels are not a prefix of the
+        supernet's to the supernet's input channels, in `net`'s order (empty unless
+        `head_sharing="shared"`).
+        """
+        if self.head_sharing != "shared":
+            return {}
+        finals = net.plan.final_scales
+        c8, c16, c_skip = self.fusion.c8, self.cfg.channels(1, 1.0), self.cfg.head_skip_channels
+        ch16 = fusion_channels(net.plan)[0]
+        at8 = [(self.fusion.offsets8[s], c8) for s in (2, 1, 0) if s in finals]
+        at16 = [(self.fusion.offsets16[1], c16)] if 1 in finals else []
+        at16 += [(self.fusion.offsets16[2], ch16)] if 2 in finals else []
+        at_head = [(0, net.fusion.out_channels), (self.head.c_in, c_skip)]
+        columns = {"fusion.ffm8.conv.conv.weight": at8, "fusion.ffm16.conv.conv.weight": at16}
+        for conv in ("conv1", "shortcut"):
+            columns[f"head.block.{conv}.conv.weight"] = at_head
+        return {
+            name: torch.cat([torch.arange(o, o + n) for o, n in at])
+            for name, at in columns.items()
+            if at  # no 1/16 fusion without a branch ending at 1/16 or 1/32
+        }
+
     @torch.no_grad()
     def extract(self, arch: Arch) -> SegNet:
         """A stand-alone `SegNet` of `arch` carrying the inherited (sliced) weights.
 
         Every parameter and buffer of the new network is the leading slice of the
-        supernet tensor it maps to; the network is in the supernet's train/eval mode.
+        supernet tensor it maps to, after picking the input channels of a shared fusion or
+        head (`input_columns`); the network is in the supernet's train/eval mode.
 
         Raises:
             ArchError: `arch` is not in this supernet's search space.
@@ -188,11 +254,13 @@ class Supernet(nn.Module):
         device = next(self.parameters()).device
         net.to(device)
         source = self.state_dict()
-        mapping = self.source_names(net)
+        mapping, columns = self.source_names(net), self.input_columns(net)
         state = {}
         for name, tensor in net.state_dict().items():
             prefix = next(p for p in mapping if name.startswith(p))
             src = source[mapping[prefix] + name[len(prefix) :]]
+            if name in columns:
+                src = src.index_select(1, columns[name].to(src.device))
             state[name] = src[tuple(slice(0, n) for n in tensor.shape)].clone()
         net.load_state_dict(state)
         return net.train(self.training)

@@ -312,7 +312,13 @@ def pretrain(
         block["probe_images"],
         f"{STAGE}.probe_images",
     )
-    supernet = Supernet(cfg, base["num_classes"], aux=True, cell_sharing=block["cell_sharing"])
+    supernet = Supernet(
+        cfg,
+        base["num_classes"],
+        aux=True,
+        cell_sharing=block["cell_sharing"],
+        head_sharing=block["head_sharing"],
+    )
     probes = probe_archs(cfg, seed)
     distill = block["distill"]
 
@@ -375,6 +381,7 @@ def pretrain(
                 "num_classes": base["num_classes"],
                 "aux": True,
                 "cell_sharing": block["cell_sharing"],
+                "head_sharing": block["head_sharing"],
                 "params": block,
                 "step": tcfg.iterations,
                 "fingerprint": fingerprint.to_dict(),
@@ -398,8 +405,13 @@ def load_supernet(path: Path, device: torch.device) -> tuple[Supernet, SpaceConf
 
     state = load_checkpoint(path, map_location=device)
     cfg = SpaceConfig.from_params(state["search_space"])
-    # Checkpoints from before per-branch cells existed share cells by position.
-    sharing = state.get("cell_sharing", "position")
-    net = Supernet(cfg, state["num_classes"], aux=state["aux"], cell_sharing=sharing)
+    # Checkpoints from before these options existed share cells by position, heads by count.
+    net = Supernet(
+        cfg,
+        state["num_classes"],
+        aux=state["aux"],
+        cell_sharing=state.get("cell_sharing", "position"),
+        head_sharing=state.get("head_sharing", "separate"),
+    )
     net.load_state_dict(state["model"])
     return net.to(device).eval(), cfg, state

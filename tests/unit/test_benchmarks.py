@@ -205,3 +205,38 @@ def test_rerank_puts_stored_inherited_scores_against_a_new_reference() -> None:
     assert rerank.reranked(lower, backwards)["architectures"] == 3
     alone = rerank.reranked(reference[reference.seed == 0], backwards)
     assert alone["repeats"] == 0 and alone["seed_tau"] is None
+
+
+def test_rerank_scores_a_supernet_checkpoint_on_the_reference_architectures(
+    tiny_tree: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from hyctas.data.prepare import Splits, prepare_tree
+    from hyctas.space.config import SpaceConfig
+    from hyctas.space.extremes import largest_arch, smallest_arch
+    from hyctas.train.distributed import DistInfo
+    from hyctas.train.supernet import pretrain
+    from tests.pipeline.tiny import tiny_params
+
+    rerank = load("rerank")
+    lists = tmp_path / "lists"
+    splits = Splits(train="train", val="val", search_images=1, search_seed=0)
+    kw = dict(num_classes=19, ignore_label=255, on_bad_file="error", workers=1, progress=False)
+    prepare_tree(tiny_tree, splits, lists, **kw)
+    recipe = {"iterations": 2, "warmup_iters": 0}
+    params = tiny_params({"pretrain_supernet": {"recipe": recipe, "probe_images": 1}})
+    params["search"]["images"] = 1
+    checkpoint = tmp_path / "supernet.pt"
+    where = dict(device=torch.device("cpu"), info=DistInfo(), progress=False)
+    pretrain(params, lists, checkpoint, tmp_path / "last.pt", **where)
+    cfg = SpaceConfig.from_params(params["search_space"])
+    small, large = smallest_arch(cfg), largest_arch(cfg)
+    reference = pd.DataFrame(
+        {"arch_id": [small.id, large.id], "compact": [small.compact(), large.compact()]}
+    )
+    scores = rerank.scored(reference, checkpoint, params, lists)
+    assert list(scores["arch_id"]) == [small.id, large.id]
+    assert scores["inherited_miou"].between(0, 1).all()
+    with pytest.raises(ValueError, match="in the reference"):
+        rerank.scored(reference.assign(arch_id=["x", "y"]), checkpoint, params, lists)

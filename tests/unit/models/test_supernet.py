@@ -64,23 +64,74 @@ def test_extracted_network_equals_supernet_forward(supernet: Supernet, index: in
     assert n_child < sum(p.numel() for p in supernet.parameters())
 
 
-@pytest.fixture(scope="module")
-def per_branch() -> Supernet:
+SHARING = {
+    "per_branch_cells": {"cell_sharing": "branch"},
+    "shared_head": {"head_sharing": "shared"},
+}
+
+
+@pytest.fixture(scope="module", params=list(SHARING))
+def sharing(request: pytest.FixtureRequest) -> Supernet:
+    """A supernet with one of the non-default sharing options."""
     torch.manual_seed(1)
-    net = Supernet(CFG, num_classes=4, aux=True, cell_sharing="branch")
+    net = Supernet(CFG, num_classes=4, aux=True, **SHARING[request.param])
     _randomize(net)
     return net.eval()
 
 
-@pytest.mark.parametrize("index", range(0, 24, 3))
-def test_per_branch_cells_extract_the_same_network(per_branch: Supernet, index: int) -> None:
+@pytest.mark.parametrize("index", range(0, 24, 2))
+def test_other_sharings_extract_the_same_network(sharing: Supernet, index: int) -> None:
+    """Per-branch cells; the shared fusion and head, whose inputs map by place, not prefix."""
     a = _archs()[index]
     x = torch.randn(1, 3, 64, 128, generator=torch.Generator().manual_seed(index))
     with torch.no_grad():
-        expected = per_branch(x, a)
-        got = per_branch.extract(a)(x)
+        expected = sharing(x, a)
+        got = sharing.extract(a)(x)
     assert expected.abs().max() > 1e-3
     assert (expected - got).abs().max().item() < 1e-5, a.compact()
+
+
+@pytest.fixture(scope="module")
+def shared_head() -> Supernet:
+    torch.manual_seed(2)
+    net = Supernet(CFG, num_classes=4, aux=True, head_sharing="shared")
+    _randomize(net)
+    return net.eval()
+
+
+def test_shared_fusion_and_head_extract_in_train_mode_with_aux_outputs(
+    shared_head: Supernet,
+) -> None:
+    """The 1/16 fusion's input maps too: without a 1/16 branch, the 1/32 branch's 1/16
+    feature sits after the (missing) 1/16 one in the shared fusion, first in the child's."""
+    a = arch("conv.5|conv1", "sa1/2|conv1/2|conv1")
+    x = torch.randn(2, 3, 64, 128, generator=torch.Generator().manual_seed(7))
+    child = shared_head.extract(a)
+    for net in (shared_head, child):
+        net.train()
+        for m in net.modules():  # batch stats differ from running ones; compare eval BN
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+    with torch.no_grad():
+        (logits, aux), (got, got_aux) = shared_head(x, a), child(x)
+    shared_head.eval()
+    assert len(aux) == len(got_aux) == 2
+    for want, have in zip((logits, *aux), (got, *got_aux), strict=True):
+        assert (want - have).abs().max().item() < 1e-5
+
+
+def test_shared_head_trains_with_every_branch_count() -> None:
+    """One head and one fusion: a 1-branch and a 3-branch network both update them."""
+    net = Supernet(CFG, num_classes=4, head_sharing="shared").train()
+    assert not hasattr(net, "heads") and not hasattr(net, "fusions")
+    one, three = arch("conv.5|conv1"), arch("conv.5|conv1", "conv.5|conv1/2", "sa1/2|conv1/2|conv1")
+    for a in (one, three):
+        net.zero_grad()
+        net(torch.randn(2, 3, 64, 64), a).sum().backward()
+        grad = net.head.classifier.weight.grad
+        assert grad is not None and grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="head_sharing"):
+        Supernet(CFG, num_classes=4, head_sharing="per_branch")
 
 
 def test_per_branch_cells_keep_diverged_branches_apart() -> None:

@@ -143,8 +143,15 @@ def lists_one_held_out(tiny_tree, tmp_path):
     return out
 
 
-def test_distilled_supernet_with_per_branch_cells_trains_and_rebuilds(lists_one_held_out, tmp_path):
-    options = {"sampling": "sandwich_distill", "cell_sharing": "branch", "probe_images": 1}
+def test_distilled_supernet_with_per_branch_cells_and_shared_head_trains_and_rebuilds(
+    lists_one_held_out, tmp_path
+):
+    options = {
+        "sampling": "sandwich_distill",
+        "cell_sharing": "branch",
+        "head_sharing": "shared",
+        "probe_images": 1,
+    }
     params = tiny_params({"pretrain_supernet": {**options, "recipe": {"iterations": 2}}})
     where = dict(device=torch.device("cpu"), info=DistInfo(), progress=False)
     out = tmp_path / "supernet.pt"
@@ -152,6 +159,7 @@ def test_distilled_supernet_with_per_branch_cells_trains_and_rebuilds(lists_one_
     assert np.isfinite(summary["metrics"]["final_loss"])
     net, cfg, state = load_supernet(out, torch.device("cpu"))
     assert state["cell_sharing"] == net.cell_sharing == "branch"
+    assert state["head_sharing"] == net.head_sharing == "shared"
     arch = largest_arch(cfg)
     x = torch.randn(1, 3, 64, 128)
     with torch.no_grad():
