@@ -147,8 +147,9 @@ class Fusion(nn.Module):
         s8 = self.ffm8(place(pred8), self.c8 * len(feats))
         if not with_aux:
             return s8, None, None
-        s16 = self.ffm16(place(pred16)) if self.ffm16 is not None else None
-        s32 = self.ffm32(feats[2][2]) if self.ffm32 is not None else None
+        # A shared fusion has them for any subset; they run when a branch reaches 1/16, 1/32.
+        s16 = self.ffm16(place(pred16)) if self.ffm16 is not None and pred16 else None
+        s32 = self.ffm32(feats[2][2]) if self.ffm32 is not None and 2 in feats else None
         return s8, s16, s32
 
 

@@ -121,13 +121,17 @@ def test_shared_fusion_and_head_extract_in_train_mode_with_aux_outputs(
 
 
 def test_shared_head_trains_with_every_branch_count() -> None:
-    """One head and one fusion: a 1-branch and a 3-branch network both update them."""
-    net = Supernet(CFG, num_classes=4, head_sharing="shared").train()
+    """One head and one fusion: a 1-branch and a 3-branch network both update them, each
+    with the auxiliary outputs its stand-alone network has (none for a lone 1/8 branch)."""
+    net = Supernet(CFG, num_classes=4, aux=True, head_sharing="shared").train()
     assert not hasattr(net, "heads") and not hasattr(net, "fusions")
-    one, three = arch("conv.5|conv1"), arch("conv.5|conv1", "conv.5|conv1/2", "sa1/2|conv1/2|conv1")
-    for a in (one, three):
+    one = arch("conv.5|conv1")
+    three = arch("conv.5|conv1", "conv.5|conv1/2", "sa1/2|conv1/2|conv1")
+    for a, n_aux in ((one, 0), (three, 2)):
         net.zero_grad()
-        net(torch.randn(2, 3, 64, 64), a).sum().backward()
+        logits, aux = net(torch.randn(2, 3, 64, 64), a)
+        assert len(aux) == len(net.extract(a).train()(torch.randn(2, 3, 64, 64))[1]) == n_aux
+        (logits.sum() + sum(t.sum() for t in aux)).backward()
         grad = net.head.classifier.weight.grad
         assert grad is not None and grad.abs().sum() > 0
     with pytest.raises(ValueError, match="head_sharing"):
