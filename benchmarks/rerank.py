@@ -23,12 +23,12 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from hyctas.atomic import write_json
 from hyctas.params import load_params
 from hyctas.ranking.run import ranking_metrics
 from hyctas.space.arch import Arch
+from hyctas.train.distributed import resolve_device
 from hyctas.train.supernet import inherited_miou, load_supernet, search_frames
 
 KEYS = ("kendall_tau", "kendall_tau_sparse", "spearman_rho", "inherited_vs_latency_rho")
@@ -53,13 +53,14 @@ def reranked(reference: pd.DataFrame, inherited: pd.DataFrame) -> dict:
 
 
 def scored(reference: pd.DataFrame, checkpoint: Path, params: dict, lists: Path) -> pd.DataFrame:
-    """The reference's architectures (arch_id, inherited_miou) scored by the supernet at
-    `checkpoint` on the search split under `lists`, as `rank_check` scores them.
+    """The reference's architectures scored with the supernet at `checkpoint`, as rank_check.
+
+    Returns `arch_id` and `inherited_miou` per architecture, on the search split under `lists`.
 
     Raises:
         ValueError: An architecture's compact form does not give the reference's id.
     """
-    device = torch.device(params["base"]["device"])
+    device = resolve_device(params["base"]["device"])
     supernet, _, state = load_supernet(checkpoint, device)
     frames = search_frames(lists, params["base"], params["search"], state)
     score = inherited_miou(supernet, frames, params["base"], params["search"], device)

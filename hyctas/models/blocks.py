@@ -58,6 +58,7 @@ class FeatureFusion(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, c_out: int | None = None) -> torch.Tensor:
+        """Fuses `x` into `c_out` channels (default: all it was built for)."""
         f = self.conv(x, c_out)
         pool, squeeze, relu, excite, gate = self.attention
         c = f.shape[1]
@@ -98,6 +99,8 @@ class Fusion(nn.Module):
         # Channel offset of each branch's input to the 1/8 and the 1/16 fusion.
         order8 = [s for s in (2, 1, 0) if s in final_scales]
         self.offsets8 = {s: c8 * i for i, s in enumerate(order8)}
+        # The 1/16 branch's final feature (fixed width) comes first, then the 1/32 branch's
+        # last 1/16 feature (variable width: last, so a slimmed one reads a prefix).
         self.offsets16 = {1: 0, 2: c16 if 1 in final_scales else 0}
         # Variable-width inputs come last in every concatenation: the supernet slices
         # input channels by prefix, so fixed-width parts keep their meaning across widths.

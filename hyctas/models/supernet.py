@@ -27,7 +27,8 @@ Weight sharing:
     * The auxiliary heads exist once per scale and the stem once: shared by all.
 
 `extract(arch)` builds the stand-alone `SegNet` and copies, for every tensor of it, the
-matching prefix of the supernet tensor (names map one to one), so in eval mode
+matching prefix of the supernet tensor (names map one to one; the shared fusion's and head's
+placed inputs by their columns), so in eval mode
 `supernet.extract(arch)(x)` equals `supernet(x, arch)` up to float rounding.
 
 Example:
@@ -130,6 +131,11 @@ class Supernet(nn.Module):
         self.aux_heads = build_aux_heads(cfg, num_classes, reachable if aux else ())
 
     def _build_fusions_and_heads(self) -> None:
+        """`fusion` and `head` when shared, else `fusions` and `heads` keyed by what they serve.
+
+        Two attribute names, not one of either type, so a checkpoint of one mode never loads
+        into the other.
+        """
         cfg, widest8 = self.cfg, self.max_channels(0)
         ch8 = {1: widest8, 2: widest8}
         finals_sets = [
@@ -229,14 +235,12 @@ class Supernet(nn.Module):
         at16 = [(self.fusion.offsets16[1], c16)] if 1 in finals else []
         at16 += [(self.fusion.offsets16[2], ch16)] if 2 in finals else []
         at_head = [(0, net.fusion.out_channels), (self.head.c_in, c_skip)]
-        columns = {"fusion.ffm8.conv.conv.weight": at8, "fusion.ffm16.conv.conv.weight": at16}
+        columns = {"fusion.ffm8.conv.conv.weight": at8}
+        if net.fusion.ffm16 is not None:  # aux heads, and a branch ending at 1/16 or 1/32
+            columns["fusion.ffm16.conv.conv.weight"] = at16
         for conv in ("conv1", "shortcut"):
             columns[f"head.block.{conv}.conv.weight"] = at_head
-        return {
-            name: torch.cat([torch.arange(o, o + n) for o, n in at])
-            for name, at in columns.items()
-            if at  # no 1/16 fusion without a branch ending at 1/16 or 1/32
-        }
+        return {n: torch.cat([torch.arange(o, o + w) for o, w in at]) for n, at in columns.items()}
 
     @torch.no_grad()
     def extract(self, arch: Arch) -> SegNet:
@@ -255,8 +259,12 @@ class Supernet(nn.Module):
         net.to(device)
         source = self.state_dict()
         mapping, columns = self.source_names(net), self.input_columns(net)
+        targets = net.state_dict()
+        if unknown := sorted(columns.keys() - targets.keys()):
+            # A renamed layer would otherwise be copied by prefix: wrong weights, no error.
+            raise RuntimeError(f"input_columns names weights SegNet does not have: {unknown}")
         state = {}
-        for name, tensor in net.state_dict().items():
+        for name, tensor in targets.items():
             prefix = next(p for p in mapping if name.startswith(p))
             src = source[mapping[prefix] + name[len(prefix) :]]
             if name in columns:

@@ -99,12 +99,16 @@ def shared_head() -> Supernet:
     return net.eval()
 
 
-def test_shared_fusion_and_head_extract_in_train_mode_with_aux_outputs(
-    shared_head: Supernet,
+BRANCH_ENDING_AT = {0: "conv.5|conv1", 1: "conv.5|conv1/2", 2: "sa1/2|conv1/2|conv1"}
+
+
+@pytest.mark.parametrize("finals", [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)], ids=str)
+def test_shared_fusion_and_head_extract_every_set_of_final_scales_with_aux_outputs(
+    shared_head: Supernet, finals: tuple[int, ...]
 ) -> None:
-    """The 1/16 fusion's input maps too: without a 1/16 branch, the 1/32 branch's 1/16
-    feature sits after the (missing) 1/16 one in the shared fusion, first in the child's."""
-    a = arch("conv.5|conv1", "sa1/2|conv1/2|conv1")
+    """Main and auxiliary logits match for every set of final scales: the 1/8 and 1/16
+    fusions' inputs and the head's skip sit at other columns than the child's for most."""
+    a = arch(*(BRANCH_ENDING_AT[s] for s in finals))
     x = torch.randn(2, 3, 64, 128, generator=torch.Generator().manual_seed(7))
     child = shared_head.extract(a)
     for net in (shared_head, child):
@@ -115,7 +119,8 @@ def test_shared_fusion_and_head_extract_in_train_mode_with_aux_outputs(
     with torch.no_grad():
         (logits, aux), (got, got_aux) = shared_head(x, a), child(x)
     shared_head.eval()
-    assert len(aux) == len(got_aux) == 2
+    n_aux = (1 in finals or 2 in finals) + (2 in finals)  # the 1/16 and the 1/32 fusion
+    assert len(aux) == len(got_aux) == n_aux
     for want, have in zip((logits, *aux), (got, *got_aux), strict=True):
         assert (want - have).abs().max().item() < 1e-5
 
