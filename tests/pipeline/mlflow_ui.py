@@ -258,41 +258,54 @@ class Chromium:
         self.close()
 
 
-def runs_table(browser: Chromium, url: str, experiment_id: str, needles: list[str]) -> str:
+def runs_table(
+    browser: Chromium, url: str, experiment_id: str, needles: list[str], attempts: int = 3
+) -> str:
     """Open the experiment's runs table, stage runs sorted by mIoU with the columns to read.
 
     The UI keeps its table settings (columns, widths, sort, filter) in the browser's
     localStorage, and saves them again while it runs: the runs page is opened once (it saves
     its defaults), then a plain page of the same server (`/health`, where the UI does not run)
-    edits them, then the runs page is opened again.
+    edits them, then the runs page is opened again. On a loaded machine the reopened page has
+    been seen to show its defaults (CI, stop 21: no filter, default columns), so a page that
+    does not show `needles` within a minute gets the whole sequence again, `attempts` times.
 
     Returns:
         The page's text once it shows every one of `needles` (e.g. run names).
+
+    Raises:
+        TimeoutError: the last attempt's, with the text the page showed.
     """
     page = f"{url}/#/experiments/{experiment_id}/runs"
     key = json.dumps(UI_STATE_KEY.format(experiment_id))
-    browser.open(page)
-    deadline = time.monotonic() + 90
-    while not browser.evaluate(f"localStorage.getItem({key}) !== null"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the runs page never saved its settings ({key})")
-        time.sleep(0.5)
-    browser.open(f"{url}/health")
-    state = json.loads(browser.evaluate(f"localStorage.getItem({key})"))
-    state.update(
-        searchFilter="tags.`hyctas.kind` = 'stage'",
-        orderByKey="metrics.`miou`",
-        orderByAsc=False,
-        selectedColumns=[*RUN_COLUMNS, "attributes.`Models`"],
-        columnOrder=list(COLUMN_WIDTHS),  # widths apply to the columns listed here
-        columnWidths=COLUMN_WIDTHS,
-    )
-    browser.evaluate(
-        f"localStorage.setItem({key}, {json.dumps(json.dumps(state))});"
-        "localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')"
-    )
-    browser.open(page)
-    return browser.wait_for_text(needles)
+    for attempt in range(1, attempts + 1):
+        browser.open(page)
+        deadline = time.monotonic() + 90
+        while not browser.evaluate(f"localStorage.getItem({key}) !== null"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the runs page never saved its settings ({key})")
+            time.sleep(0.5)
+        browser.open(f"{url}/health")
+        state = json.loads(browser.evaluate(f"localStorage.getItem({key})"))
+        state.update(
+            searchFilter="tags.`hyctas.kind` = 'stage'",
+            orderByKey="metrics.`miou`",
+            orderByAsc=False,
+            selectedColumns=[*RUN_COLUMNS, "attributes.`Models`"],
+            columnOrder=list(COLUMN_WIDTHS),  # widths apply to the columns listed here
+            columnWidths=COLUMN_WIDTHS,
+        )
+        browser.evaluate(
+            f"localStorage.setItem({key}, {json.dumps(json.dumps(state))});"
+            "localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')"
+        )
+        browser.open(page)
+        try:
+            return browser.wait_for_text(needles, timeout=60 if attempt < attempts else 90)
+        except TimeoutError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable: attempts >= 1")
 
 
 def page_text(browser: Chromium, url: str, needles: list[str]) -> str:
