@@ -366,6 +366,11 @@ def ranking_section(ranking: dict | None) -> list[str]:
         f"- seed-to-seed Kendall tau of stand-alone training over the first {m['repeats']}: "
         f"{_fmt(m['seed_tau'])} (mean difference {_fmt(m['seed_abs_diff_mean'])} mIoU), the "
         "ceiling of any proxy",
+        f"- against the mean of the two seeds over those {m['repeats']}: Kendall tau "
+        f"{_fmt(m['kendall_tau_seed_mean'])}, Spearman rho {_fmt(m['spearman_rho_seed_mean'])}",
+        f"- the tau a perfect proxy would reach (seed noise {_fmt(m['seed_noise_std'])} mIoU, "
+        f"normal model): {_fmt(m['ceiling_tau_one_seed'])} against one seed, "
+        f"{_fmt(m['ceiling_tau_seed_mean'])} against the mean of two",
         f"- Spearman rho against predicted latency: inherited {_fmt(m['inherited_vs_latency_rho'])}"
         f", stand-alone {_fmt(m['standalone_vs_latency_rho'])}",
         "",

@@ -39,3 +39,40 @@ def rank_correlations(x: Sequence[float], y: Sequence[float]) -> dict[str, float
         "kendall_tau_sparse": _defined(kendalltau(rx, ry).statistic) if rounded_varies else None,
         "spearman_rho": _defined(spearmanr(x, y).statistic) if varies else None,
     }
+
+
+def noise_ceilings(first: Sequence[float], second: Sequence[float]) -> dict[str, float | None]:
+    """How well a perfect proxy could rank against stand-alone mIoU, given two seeds' runs.
+
+    The model: the stand-alone mIoU of architecture i under a seed is its true mIoU plus
+    noise of one variance for every architecture, independent across seeds. From K pairs
+    (`first[i]`, `second[i]`) the noise variance is mean((a - b)^2) / 2; the reliability of a
+    reference is 1 - its noise variance / its variance over the architectures (one seed:
+    the noise variance; the mean of two: half of it). A proxy equal to the true mIoU has
+    Pearson sqrt(reliability) against the reference and, for normal scores, Kendall tau
+    (2 / pi) arcsin of that (Greiner's relation). The measured seed-to-seed tau is a noisier,
+    lower bound of the first: two noisy runs agree less than one of them with the truth.
+
+    Returns:
+        `seed_noise_std` (mIoU), `ceiling_tau_one_seed`, `ceiling_tau_seed_mean`; None with
+        fewer than 3 pairs or no spread.
+    """
+    a, b = np.asarray(first, float), np.asarray(second, float)
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} first-seed scores against {len(b)} second-seed ones")
+    keys = ("seed_noise_std", "ceiling_tau_one_seed", "ceiling_tau_seed_mean")
+    one_seed_var = (np.var(a, ddof=1) + np.var(b, ddof=1)) / 2 if len(a) >= 3 else 0.0
+    mean_var = np.var((a + b) / 2, ddof=1) if len(a) >= 3 else 0.0
+    if one_seed_var <= 0 or mean_var <= 0:
+        return dict.fromkeys(keys)
+    noise = float(np.mean((a - b) ** 2) / 2)
+
+    def ceiling(noise_var: float, var: float) -> float:
+        reliability = min(1.0, max(0.0, 1 - noise_var / var))
+        return float(2 / math.pi * math.asin(math.sqrt(reliability)))
+
+    return {
+        "seed_noise_std": math.sqrt(noise),
+        "ceiling_tau_one_seed": ceiling(noise, one_seed_var),
+        "ceiling_tau_seed_mean": ceiling(noise / 2, mean_var),
+    }

@@ -38,7 +38,7 @@ from hyctas.evaluation.accuracy import val_confusion
 from hyctas.evaluation.inference import InferenceConfig
 from hyctas.models.factory import build_model
 from hyctas.provenance import Fingerprint
-from hyctas.ranking.correlation import rank_correlations
+from hyctas.ranking.correlation import noise_ceilings, rank_correlations
 from hyctas.ranking.pick import Candidate, candidate_pool, stratified_pick
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
@@ -239,8 +239,14 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int) -> dict[str, 
 
     `kendall_tau`, `kendall_tau_sparse`, `spearman_rho`: inherited vs stand-alone mIoU over
     the N; `seed_tau`, `seed_spearman_rho`: stand-alone mIoU of the two seeds over the K, and
-    `seed_abs_diff_mean` their mean absolute difference; `*_vs_latency_rho`: Spearman rho of
-    each mIoU against predicted latency (does accuracy grow with network size?).
+    `seed_abs_diff_mean` their mean absolute difference; `kendall_tau_seed_mean`,
+    `spearman_rho_seed_mean`: inherited mIoU against the mean of the two seeds over the K (a
+    stand-alone reference with half the seed variance: with K = N, the ranking's best estimate);
+    `seed_noise_std`, `ceiling_tau_one_seed`, `ceiling_tau_seed_mean`: the seeds' noise and
+    the tau a perfect proxy would reach against one seed or the two seeds' mean
+    (`noise_ceilings`, a normal model; steadier than `seed_tau` over a few pairs);
+    `*_vs_latency_rho`: Spearman rho of each mIoU against predicted latency (does accuracy grow
+    with network size?).
     """
     first = [r for r in rows if r["seed"] == seed]
     second = {r["index"]: r for r in rows if r["seed"] == repeat_seed}
@@ -250,6 +256,10 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int) -> dict[str, 
     latency = [r["predicted_latency_ms"] for r in first]
     seeds = rank_correlations(
         [a["standalone_miou"] for a, _ in paired], [b["standalone_miou"] for _, b in paired]
+    )
+    seed_mean = rank_correlations(
+        [a["inherited_miou"] for a, _ in paired],
+        [(a["standalone_miou"] + b["standalone_miou"]) / 2 for a, b in paired],
     )
     counts: dict[str, int] = {}
     for r in first:
@@ -266,6 +276,11 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int) -> dict[str, 
         )
         if paired
         else None,
+        "kendall_tau_seed_mean": seed_mean["kendall_tau"],
+        "spearman_rho_seed_mean": seed_mean["spearman_rho"],
+        **noise_ceilings(
+            [a["standalone_miou"] for a, _ in paired], [b["standalone_miou"] for _, b in paired]
+        ),
         "inherited_vs_latency_rho": rank_correlations(latency, inherited)["spearman_rho"],
         "standalone_vs_latency_rho": rank_correlations(latency, standalone)["spearman_rho"],
         "inherited_miou_mean": float(np.mean(inherited)) if inherited else None,

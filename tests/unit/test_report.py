@@ -123,6 +123,8 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
         "architectures": 2, "repeats": 1, "architectures_by_branches": {"1": 1, "3": 1},
         "standalone_iterations": 40, "kendall_tau": 1.0, "kendall_tau_sparse": 1.0,
         "spearman_rho": 1.0, "seed_tau": None, "seed_abs_diff_mean": 0.01,
+        "kendall_tau_seed_mean": None, "spearman_rho_seed_mean": None, "seed_noise_std": 0.004,
+        "ceiling_tau_one_seed": 0.8, "ceiling_tau_seed_mean": None,
         "inherited_vs_latency_rho": -1.0, "standalone_vs_latency_rho": 1.0,
     }  # fmt: skip
     rows = [
@@ -137,6 +139,8 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
     assert "Over 2 architectures picked over the branch counts (1: 1, 3: 1)" in text
     assert "- Kendall tau 1.000 (sparse 1.000), Spearman rho 1.000" in text
     assert "over the first 1: – (mean difference 0.010 mIoU)" in text
+    assert "- against the mean of the two seeds over those 1: Kendall tau –, Spearman rho –" in text
+    assert "(seed noise 0.004 mIoU, normal model): 0.800 against one seed, – against" in text
     assert "stand-alone mIoU (seed 0) | stand-alone mIoU (seed 1) |" in text
     assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text
     assert "| `b` | 3 | 30.0 | 0.050 | 0.100 | – |" in text

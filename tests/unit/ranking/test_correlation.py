@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import math
 
-from hyctas.ranking.correlation import rank_correlations
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+from hyctas.ranking.correlation import noise_ceilings, rank_correlations
 
 
 def test_same_and_reversed_orders() -> None:
@@ -39,3 +43,32 @@ def test_undefined_cases_are_none() -> None:
     assert rank_correlations([0.2, 0.2, 0.2], [0.1, 0.2, 0.3]) == none
     with pytest.raises(ValueError):
         rank_correlations([1, 2], [1])
+
+
+def test_noise_ceilings_by_hand() -> None:
+    # every pair differs by 1: noise variance 1/2; one seed varies 5/3, the means 4/3
+    c = noise_ceilings([1, 2, 3, 4], [2, 1, 4, 3])
+    assert c["seed_noise_std"] == pytest.approx(math.sqrt(0.5))
+    assert c["ceiling_tau_one_seed"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(0.7)))
+    assert c["ceiling_tau_seed_mean"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(0.8125)))
+    assert noise_ceilings([1, 2, 3], [1, 2, 3])["ceiling_tau_one_seed"] == pytest.approx(1.0)
+    assert noise_ceilings([1, 2], [1, 3])["ceiling_tau_one_seed"] is None  # under 3 pairs
+    assert noise_ceilings([1, 1, 1], [1, 1, 1])["seed_noise_std"] is None  # no spread
+    noisier_than_spread = noise_ceilings([0, 2, 0, 2], [2, 0, 1, 1])
+    assert noisier_than_spread["ceiling_tau_one_seed"] == 0.0
+    with pytest.raises(ValueError, match="3 first-seed scores against 2"):
+        noise_ceilings([1, 2, 3], [1, 2])
+
+
+def test_noise_ceilings_match_the_tau_of_the_truth_in_simulation() -> None:
+    # 200 architectures, noise half the spread: the estimates match what the true values
+    # reach against one seed and against the mean of two, and exceed the seed-to-seed tau
+    rng = np.random.default_rng(0)
+    truth = rng.normal(0, 1, 200)
+    a, b = truth + rng.normal(0, 0.5, 200), truth + rng.normal(0, 0.5, 200)
+    c = noise_ceilings(a, b)
+    assert c["seed_noise_std"] == pytest.approx(0.5, abs=0.05)
+    assert c["ceiling_tau_one_seed"] == pytest.approx(kendalltau(truth, a).statistic, abs=0.05)
+    mean_tau = kendalltau(truth, (a + b) / 2).statistic
+    assert c["ceiling_tau_seed_mean"] == pytest.approx(mean_tau, abs=0.05)
+    assert c["ceiling_tau_one_seed"] > kendalltau(a, b).statistic + 0.1

@@ -63,9 +63,21 @@ def test_metrics_of_known_rows() -> None:
     assert m["inherited_vs_latency_rho"] == pytest.approx(1.0)
     assert m["inherited_miou_mean"] == pytest.approx(0.25)
     assert m["standalone_miou_mean"] == pytest.approx(0.35)
+    assert m["kendall_tau_seed_mean"] == pytest.approx(1.0)  # over the K: means 0.21 < 0.38
     alone = ranking_metrics(ROWS[:4], seed=0, repeat_seed=7)
     assert alone["repeats"] == 0 and alone["seed_tau"] is None
-    assert alone["seed_abs_diff_mean"] is None
+    assert alone["seed_abs_diff_mean"] is None and alone["kendall_tau_seed_mean"] is None
+
+
+def test_the_mean_of_two_seeds_can_settle_an_order_one_seed_inverts() -> None:
+    # second seed for all four: means 0.21 0.33 0.34 0.51 follow inherited 1 2 3 4, while the
+    # first seed alone (0.20 0.40 0.30 0.50) inverts archs 1 and 2
+    second = [row(i, 7, 0.1 * (i + 1), s) for i, s in enumerate((0.22, 0.26, 0.38, 0.52))]
+    m = ranking_metrics(ROWS[:4] + second, seed=0, repeat_seed=7)
+    assert m["repeats"] == 4 and m["kendall_tau"] == pytest.approx(4 / 6)
+    assert m["kendall_tau_seed_mean"] == pytest.approx(1.0)
+    assert m["spearman_rho_seed_mean"] == pytest.approx(1.0)
+    assert m["ceiling_tau_one_seed"] > m["seed_tau"]  # noise_ceilings on the four pairs
 
 
 def test_the_plot_is_written(tmp_path) -> None:
