@@ -230,10 +230,12 @@ class Supernet(nn.Module):
             return {}
         finals = net.plan.final_scales
         c8, c16, c_skip = self.fusion.c8, self.cfg.channels(1, 1.0), self.cfg.head_skip_channels
-        ch16 = fusion_channels(net.plan)[0]
-        at8 = [(self.fusion.offsets8[s], c8) for s in (2, 1, 0) if s in finals]
-        at16 = [(self.fusion.offsets16[1], c16)] if 1 in finals else []
-        at16 += [(self.fusion.offsets16[2], ch16)] if 2 in finals else []
+        widths16 = {1: c16, 2: fusion_channels(net.plan)[0]}
+        # In the order `net`'s own fusion concatenates its inputs (its offsets).
+        order8 = sorted(net.fusion.offsets8, key=net.fusion.offsets8.__getitem__)
+        order16 = sorted((s for s in widths16 if s in finals), key=net.fusion.offsets16.__getitem__)
+        at8 = [(self.fusion.offsets8[s], c8) for s in order8]
+        at16 = [(self.fusion.offsets16[s], widths16[s]) for s in order16]
         at_head = [(0, net.fusion.out_channels), (self.head.c_in, c_skip)]
         columns = {"fusion.ffm8.conv.conv.weight": at8}
         if net.fusion.ffm16 is not None:  # aux heads, and a branch ending at 1/16 or 1/32
