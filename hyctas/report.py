@@ -365,7 +365,7 @@ def ranking_section(ranking: dict | None) -> list[str]:
         f"Spearman rho {_fmt(m['spearman_rho'])}",
         f"- seed-to-seed Kendall tau of stand-alone training over the first {m['repeats']}: "
         f"{_fmt(m['seed_tau'])} (mean difference {_fmt(m['seed_abs_diff_mean'])} mIoU), the "
-        "ceiling of any proxy",
+        "agreement of two runs of the reference itself",
         f"- against the mean of the two seeds over those {m['repeats']}: Kendall tau "
         f"{_fmt(m['kendall_tau_seed_mean'])}, Spearman rho {_fmt(m['spearman_rho_seed_mean'])}",
         f"- the tau a perfect proxy would reach (seed noise {_fmt(m['seed_noise_std'])} mIoU, "
