@@ -40,7 +40,7 @@ KEYS = (
 )
 
 
-def reranked(reference: pd.DataFrame, inherited: pd.DataFrame) -> dict:
+def reranked(reference: pd.DataFrame, inherited: pd.DataFrame, band: float = 0.1) -> dict:
     """`ranking_metrics` of `reference`'s rows with `inherited`'s inherited mIoU per arch_id.
 
     Raises:
@@ -55,7 +55,7 @@ def reranked(reference: pd.DataFrame, inherited: pd.DataFrame) -> dict:
     first = int(rows["seed"].iloc[0])
     others = [int(s) for s in rows["seed"].unique() if s != first]
     repeat = others[0] if others else first - 1  # absent: no pairs, seed tau undefined
-    return ranking_metrics(rows.to_dict("records"), first, repeat)
+    return ranking_metrics(rows.to_dict("records"), first, repeat, band)
 
 
 def scored(reference: pd.DataFrame, checkpoint: Path, params: dict, lists: Path) -> pd.DataFrame:
@@ -95,6 +95,9 @@ def main() -> None:
     )
     parser.add_argument("--params", type=Path, help="params.yaml the supernets are scored by")
     parser.add_argument("--lists", type=Path, help="prepare_data's lists (the search split)")
+    parser.add_argument(
+        "--band", type=float, default=0.1, help="latency band of the pair counts (rank_check.band)"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     if not args.inherited and not args.supernet:
@@ -107,11 +110,12 @@ def main() -> None:
     results = {}
     for item in args.inherited:
         name, _, path = item.partition("=")
-        results[name] = reranked(reference, pd.read_csv(path))
+        results[name] = reranked(reference, pd.read_csv(path), args.band)
     params = load_params(args.params) if args.supernet else {}
     for item in args.supernet:
         name, _, path = item.partition("=")
-        results[name] = reranked(reference, scored(reference, Path(path), params, args.lists))
+        scores = scored(reference, Path(path), params, args.lists)
+        results[name] = reranked(reference, scores, args.band)
     if args.json:
         write_json(args.json, results)
     first = next(iter(results.values()))
@@ -119,13 +123,16 @@ def main() -> None:
         f"reference {args.reference}: N={first['architectures']}, seed tau "
         f"{_f(first['seed_tau'])} (K={first['repeats']}), perfect-proxy tau "
         f"{_f(first['ceiling_tau_one_seed'])} (one seed) / {_f(first['ceiling_tau_seed_mean'])} "
-        f"(mean of two), stand-alone vs latency Spearman "
+        f"(mean of two), the two seeds agree on {first['band_seed_pairs_agree']} of "
+        f"{first['band_seed_pairs']} pairs within a latency band of {args.band}, "
+        f"stand-alone vs latency Spearman "
         f"{_f(first['standalone_vs_latency_rho'])}, stand-alone mean "
         f"{first['standalone_miou_mean']:.4f}"
     )
-    print(f"{'scoring':22}" + "".join(f"{k:>26}" for k in KEYS))
+    print(f"{'scoring':22}" + "".join(f"{k:>26}" for k in KEYS) + f"{'band pairs agreeing':>22}")
     for name, metrics in results.items():
-        print(f"{name:22}" + "".join(f"{_f(metrics[k]):>26}" for k in KEYS))
+        band = f"{metrics['band_pairs_agree']} of {metrics['band_pairs']}"
+        print(f"{name:22}" + "".join(f"{_f(metrics[k]):>26}" for k in KEYS) + f"{band:>22}")
 
 
 if __name__ == "__main__":

@@ -371,6 +371,9 @@ def ranking_section(ranking: dict | None) -> list[str]:
         f"- the tau a perfect proxy would reach (seed noise {_fmt(m['seed_noise_std'])} mIoU, "
         f"normal model): {_fmt(m['ceiling_tau_one_seed'])} against one seed, "
         f"{_fmt(m['ceiling_tau_seed_mean'])} against the mean of two",
+        f"- pairs in one latency band: inherited mIoU orders {m['band_pairs_agree']} of "
+        f"{m['band_pairs']} as the stand-alone mean does; the two seeds agree on "
+        f"{m['band_seed_pairs_agree']} of {m['band_seed_pairs']}",
         f"- Spearman rho against predicted latency: inherited {_fmt(m['inherited_vs_latency_rho'])}"
         f", stand-alone {_fmt(m['standalone_vs_latency_rho'])}",
         "",

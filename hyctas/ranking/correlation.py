@@ -76,3 +76,27 @@ def noise_ceilings(first: Sequence[float], second: Sequence[float]) -> dict[str,
         "ceiling_tau_one_seed": ceiling(noise, one_seed_var),
         "ceiling_tau_seed_mean": ceiling(noise / 2, mean_var),
     }
+
+
+def band_pair_agreement(
+    latency: Sequence[float], x: Sequence[float], y: Sequence[float], band: float
+) -> dict[str, int]:
+    """How often two scorings order the architectures of one latency band alike.
+
+    A pair is in a band when its predicted latencies differ by at most a factor `1 + band`
+    (the band `select` draws random architectures from); that is where a search's pick
+    competes. Ties count as disagreements.
+
+    Returns:
+        `pairs` (in a band) and `agree` (of those, ordered alike by `x` and `y`).
+    """
+    t, a, b = (np.asarray(v, float) for v in (latency, x, y))
+    if not len(t) == len(a) == len(b):
+        raise ValueError(f"{len(t)} latencies, {len(a)} and {len(b)} scores")
+    pairs = agree = 0
+    for i in range(len(t)):
+        for j in range(i + 1, len(t)):
+            if max(t[i], t[j]) <= (1 + band) * min(t[i], t[j]):
+                pairs += 1
+                agree += int(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j]) > 0)
+    return {"pairs": pairs, "agree": agree}

@@ -38,7 +38,7 @@ from hyctas.evaluation.accuracy import val_confusion
 from hyctas.evaluation.inference import InferenceConfig
 from hyctas.models.factory import build_model
 from hyctas.provenance import Fingerprint
-from hyctas.ranking.correlation import noise_ceilings, rank_correlations
+from hyctas.ranking.correlation import band_pair_agreement, noise_ceilings, rank_correlations
 from hyctas.ranking.pick import Candidate, candidate_pool, stratified_pick
 from hyctas.space.arch import Arch
 from hyctas.space.config import SpaceConfig
@@ -213,7 +213,7 @@ def rank_check(
     return {
         "rows": rows,
         "metrics": {
-            **ranking_metrics(rows, base["seed"], block["repeat_seed"]),
+            **ranking_metrics(rows, base["seed"], block["repeat_seed"], block["band"]),
             "pool": block["pool"],
             "standalone_iterations": block["iterations"],
             "seconds": round(time.perf_counter() - start, 1),
@@ -234,7 +234,7 @@ def _row(index: int, pick: Candidate, inherited: float, seed: int, miou: float) 
     }
 
 
-def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int) -> dict[str, Any]:
+def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) -> dict[str, Any]:
     """Correlations and counts of the ranking rows (first seed: the N; both: the K).
 
     `kendall_tau`, `kendall_tau_sparse`, `spearman_rho`: inherited vs stand-alone mIoU over
@@ -245,6 +245,10 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int) -> dict[str, 
     `seed_noise_std`, `ceiling_tau_one_seed`, `ceiling_tau_seed_mean`: the seeds' noise and
     the tau a perfect proxy would reach against one seed or the two seeds' mean
     (`noise_ceilings`, a normal model; steadier than `seed_tau` over a few pairs);
+    `band_pairs`, `band_pairs_agree`: pairs of the N within a latency factor `1 + band`, and
+    how many of them inherited mIoU orders as each architecture's mean stand-alone mIoU does
+    (over its runs: both seeds for the K); `band_seed_pairs`, `band_seed_pairs_agree`: the
+    same pairs among the K, and how many the two seeds order alike (`band_pair_agreement`);
     `*_vs_latency_rho`: Spearman rho of each mIoU against predicted latency (does accuracy grow
     with network size?).
     """
@@ -260,6 +264,18 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int) -> dict[str, 
     seed_mean = rank_correlations(
         [a["inherited_miou"] for a, _ in paired],
         [(a["standalone_miou"] + b["standalone_miou"]) / 2 for a, b in paired],
+    )
+    runs: dict[int, list[float]] = {}
+    for r in rows:
+        runs.setdefault(r["index"], []).append(r["standalone_miou"])
+    in_band = band_pair_agreement(
+        latency, inherited, [float(np.mean(runs[r["index"]])) for r in first], band
+    )
+    seeds_in_band = band_pair_agreement(
+        [a["predicted_latency_ms"] for a, _ in paired],
+        [a["standalone_miou"] for a, _ in paired],
+        [b["standalone_miou"] for _, b in paired],
+        band,
     )
     counts: dict[str, int] = {}
     for r in first:
@@ -281,6 +297,10 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int) -> dict[str, 
         **noise_ceilings(
             [a["standalone_miou"] for a, _ in paired], [b["standalone_miou"] for _, b in paired]
         ),
+        "band_pairs": in_band["pairs"],
+        "band_pairs_agree": in_band["agree"],
+        "band_seed_pairs": seeds_in_band["pairs"],
+        "band_seed_pairs_agree": seeds_in_band["agree"],
         "inherited_vs_latency_rho": rank_correlations(latency, inherited)["spearman_rho"],
         "standalone_vs_latency_rho": rank_correlations(latency, standalone)["spearman_rho"],
         "inherited_miou_mean": float(np.mean(inherited)) if inherited else None,

@@ -124,7 +124,8 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
         "standalone_iterations": 40, "kendall_tau": 1.0, "kendall_tau_sparse": 1.0,
         "spearman_rho": 1.0, "seed_tau": None, "seed_abs_diff_mean": 0.01,
         "kendall_tau_seed_mean": None, "spearman_rho_seed_mean": None, "seed_noise_std": 0.004,
-        "ceiling_tau_one_seed": 0.8, "ceiling_tau_seed_mean": None,
+        "ceiling_tau_one_seed": 0.8, "ceiling_tau_seed_mean": None, "band_pairs": 1,
+        "band_pairs_agree": 0, "band_seed_pairs": 0, "band_seed_pairs_agree": 0,
         "inherited_vs_latency_rho": -1.0, "standalone_vs_latency_rho": 1.0,
     }  # fmt: skip
     rows = [
@@ -141,6 +142,7 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
     assert "over the first 1: – (mean difference 0.010 mIoU)" in text
     assert "- against the mean of the two seeds over those 1: Kendall tau –, Spearman rho –" in text
     assert "(seed noise 0.004 mIoU, normal model): 0.800 against one seed, – against" in text
+    assert "inherited mIoU orders 0 of 1 as the stand-alone mean does; the two seeds" in text
     assert "stand-alone mIoU (seed 0) | stand-alone mIoU (seed 1) |" in text
     assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text
     assert "| `b` | 3 | 30.0 | 0.050 | 0.100 | – |" in text

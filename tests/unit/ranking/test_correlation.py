@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
-from hyctas.ranking.correlation import noise_ceilings, rank_correlations
+from hyctas.ranking.correlation import band_pair_agreement, noise_ceilings, rank_correlations
 
 
 def test_same_and_reversed_orders() -> None:
@@ -72,3 +72,16 @@ def test_noise_ceilings_match_the_tau_of_the_truth_in_simulation() -> None:
     mean_tau = kendalltau(truth, (a + b) / 2).statistic
     assert c["ceiling_tau_seed_mean"] == pytest.approx(mean_tau, abs=0.05)
     assert c["ceiling_tau_one_seed"] > kendalltau(a, b).statistic + 0.1
+
+
+def test_band_pairs_are_those_within_a_latency_factor() -> None:
+    latency = [10.0, 10.9, 11.0, 20.0, 21.0]
+    # in a band of 0.1: (0, 1), (0, 2), (1, 2), (3, 4); 11.0 / 10.0 is exactly 1.1: in
+    x = [1.0, 2.0, 3.0, 4.0, 5.0]
+    y = [1.0, 2.0, 1.5, 5.0, 4.0]  # (1, 2) and (3, 4) reversed
+    assert band_pair_agreement(latency, x, y, 0.1) == {"pairs": 4, "agree": 2}
+    assert band_pair_agreement(latency, x, x, 0.1) == {"pairs": 4, "agree": 4}
+    assert band_pair_agreement(latency, x, [1.0] * 5, 0.1)["agree"] == 0  # ties disagree
+    assert band_pair_agreement(latency, x, y, 1.5) == {"pairs": 10, "agree": 8}
+    with pytest.raises(ValueError, match="5 latencies, 5 and 4 scores"):
+        band_pair_agreement(latency, x, y[:4], 0.1)

@@ -52,7 +52,7 @@ def test_the_recipe_is_retrains_with_the_stages_iterations() -> None:
 
 
 def test_metrics_of_known_rows() -> None:
-    m = ranking_metrics(ROWS, seed=0, repeat_seed=7)
+    m = ranking_metrics(ROWS, seed=0, repeat_seed=7, band=0.1)
     assert m["architectures"] == 4 and m["repeats"] == 2
     assert m["architectures_by_branches"] == {"1": 2, "2": 1, "3": 1}
     # inherited 1 2 3 4 against stand-alone 1 3 2 4: one discordant pair of 6
@@ -64,7 +64,11 @@ def test_metrics_of_known_rows() -> None:
     assert m["inherited_miou_mean"] == pytest.approx(0.25)
     assert m["standalone_miou_mean"] == pytest.approx(0.35)
     assert m["kendall_tau_seed_mean"] == pytest.approx(1.0)  # over the K: means 0.21 < 0.38
-    alone = ranking_metrics(ROWS[:4], seed=0, repeat_seed=7)
+    # latencies 10 11 12 13: within 10 %, (0, 1), (1, 2), (2, 3); inherited 1 2 3 4 against
+    # the runs' means 0.21 0.38 0.30 0.50: (1, 2) disagrees; the K's one pair (0, 1) agrees
+    assert (m["band_pairs"], m["band_pairs_agree"]) == (3, 2)
+    assert (m["band_seed_pairs"], m["band_seed_pairs_agree"]) == (1, 1)
+    alone = ranking_metrics(ROWS[:4], seed=0, repeat_seed=7, band=0.1)
     assert alone["repeats"] == 0 and alone["seed_tau"] is None
     assert alone["seed_abs_diff_mean"] is None and alone["kendall_tau_seed_mean"] is None
 
@@ -73,7 +77,7 @@ def test_the_mean_of_two_seeds_can_settle_an_order_one_seed_inverts() -> None:
     # second seed for all four: means 0.21 0.33 0.34 0.51 follow inherited 1 2 3 4, while the
     # first seed alone (0.20 0.40 0.30 0.50) inverts archs 1 and 2
     second = [row(i, 7, 0.1 * (i + 1), s) for i, s in enumerate((0.22, 0.26, 0.38, 0.52))]
-    m = ranking_metrics(ROWS[:4] + second, seed=0, repeat_seed=7)
+    m = ranking_metrics(ROWS[:4] + second, seed=0, repeat_seed=7, band=0.1)
     assert m["repeats"] == 4 and m["kendall_tau"] == pytest.approx(4 / 6)
     assert m["kendall_tau_seed_mean"] == pytest.approx(1.0)
     assert m["spearman_rho_seed_mean"] == pytest.approx(1.0)
@@ -82,5 +86,5 @@ def test_the_mean_of_two_seeds_can_settle_an_order_one_seed_inverts() -> None:
 
 def test_the_plot_is_written(tmp_path) -> None:
     path = tmp_path / "ranking.png"
-    plot_ranking(path, ROWS, ranking_metrics(ROWS, 0, 7), seed=0)
+    plot_ranking(path, ROWS, ranking_metrics(ROWS, 0, 7, 0.1), seed=0)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
