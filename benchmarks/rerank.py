@@ -6,7 +6,8 @@ read and the stand-alone mIoU of each seed's run. An ablation of supernet traini
 against the stand-alone runs of its day. When the reference changes (a longer stand-alone
 recipe), this recomputes every variant's correlations against the new one, as `rank_check`
 computes them (`hyctas.ranking.run.ranking_metrics`: first seed's stand-alone mIoU), matched
-by architecture id, and prints one row per variant with the reference's seed-to-seed ceiling.
+by architecture id, and prints one row per variant below the reference's seed-to-seed tau
+and the tau a perfect proxy would reach against it (`noise_ceilings`).
 
     python benchmarks/rerank.py \\
         --reference scenarios/runs/search_quality/results/rank_check/ranking.csv \\
@@ -104,6 +105,8 @@ def main() -> None:
         parser.error("give --inherited NAME=CSV or --supernet NAME=CHECKPOINT pairs")
     if not all("=" in item for item in (*args.inherited, *args.supernet)):
         parser.error("--inherited and --supernet take NAME=PATH pairs")
+    if args.band <= 0:
+        parser.error(f"--band {args.band}: a latency fraction above 0 (rank_check.band)")
     if args.supernet and not (args.params and args.lists):
         parser.error("--supernet needs --params and --lists")
     reference = pd.read_csv(args.reference)

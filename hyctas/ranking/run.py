@@ -11,7 +11,8 @@ For N architectures picked over the branch counts and the predicted-latency rang
   the whole val split as `evaluate` does (`val_confusion` with `evaluate`'s test-time
   inference: flip, scales, sliding window; Cityscapes mIoU);
 * the first K architectures are trained again with `rank_check.repeat_seed`: the
-  seed-to-seed tau is the ceiling any proxy of stand-alone mIoU can reach.
+  seed-to-seed tau and the seeds' noise say how well any proxy could rank against one seed
+  or against the mean of two (`noise_ceilings`).
 
 Runs go one after another, each with its own resumable checkpoint
 (`<checkpoints>/<arch id>-seed<seed>.pt`, fingerprinted like retrain's) and, once evaluated,

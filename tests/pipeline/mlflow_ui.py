@@ -268,7 +268,9 @@ def runs_table(
     its defaults), then a plain page of the same server (`/health`, where the UI does not run)
     edits them, then the runs page is opened again. On a loaded machine the reopened page has
     been seen to show its defaults (CI, stop 21: no filter, default columns), so a page that
-    does not show `needles` within a minute gets the whole sequence again, `attempts` times.
+    does not show `needles` and the chosen columns within a minute gets the whole sequence
+    again (its saved settings removed first, so the wait for the page to save them means
+    something), `attempts` times; each failed attempt is reported on stderr.
 
     Returns:
         The page's text once it shows every one of `needles` (e.g. run names).
@@ -278,6 +280,7 @@ def runs_table(
     """
     page = f"{url}/#/experiments/{experiment_id}/runs"
     key = json.dumps(UI_STATE_KEY.format(experiment_id))
+    shown = [*needles, "miou", "latency_ms", "target", "arch_id"]  # the columns chosen below
     for attempt in range(1, attempts + 1):
         browser.open(page)
         deadline = time.monotonic() + 90
@@ -301,10 +304,13 @@ def runs_table(
         )
         browser.open(page)
         try:
-            return browser.wait_for_text(needles, timeout=60 if attempt < attempts else 90)
-        except TimeoutError:
+            return browser.wait_for_text(shown, timeout=60 if attempt < attempts else 90)
+        except TimeoutError as error:
             if attempt == attempts:
                 raise
+            print(f"runs_table attempt {attempt}: {str(error)[:500]}", file=sys.stderr)
+            browser.open(f"{url}/health")
+            browser.evaluate(f"localStorage.removeItem({key})")
     raise AssertionError("unreachable: attempts >= 1")
 
 

@@ -46,11 +46,13 @@ def test_undefined_cases_are_none() -> None:
 
 
 def test_noise_ceilings_by_hand() -> None:
-    # every pair differs by 1: noise variance 1/2; one seed varies 5/3, the means 4/3
+    # differences -1 1 -1 1: noise variance (4/3) / 2; one seed varies 5/3, the means 4/3
     c = noise_ceilings([1, 2, 3, 4], [2, 1, 4, 3])
-    assert c["seed_noise_std"] == pytest.approx(math.sqrt(0.5))
-    assert c["ceiling_tau_one_seed"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(0.7)))
-    assert c["ceiling_tau_seed_mean"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(0.8125)))
+    assert c["seed_noise_std"] == pytest.approx(math.sqrt(2 / 3))
+    assert c["ceiling_tau_one_seed"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(0.6)))
+    assert c["ceiling_tau_seed_mean"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(0.75)))
+    shifted = noise_ceilings([1, 2, 3, 4], [2.5, 1.5, 4.5, 3.5])  # the same, second seed + 0.5
+    assert shifted["seed_noise_std"] == pytest.approx(math.sqrt(2 / 3))
     assert noise_ceilings([1, 2, 3], [1, 2, 3])["ceiling_tau_one_seed"] == pytest.approx(1.0)
     assert noise_ceilings([1, 2], [1, 3])["ceiling_tau_one_seed"] is None  # under 3 pairs
     assert noise_ceilings([1, 1, 1], [1, 1, 1])["seed_noise_std"] is None  # no spread
