@@ -259,13 +259,10 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     inherited = [r["inherited_miou"] for r in first]
     standalone = [r["standalone_miou"] for r in first]
     latency = [r["predicted_latency_ms"] for r in first]
-    seeds = rank_correlations(
-        [a["standalone_miou"] for a, _ in paired], [b["standalone_miou"] for _, b in paired]
-    )
-    seed_mean = rank_correlations(
-        [a["inherited_miou"] for a, _ in paired],
-        [(a["standalone_miou"] + b["standalone_miou"]) / 2 for a, b in paired],
-    )
+    seed_a = np.array([a["standalone_miou"] for a, _ in paired])  # the K's runs: first seed
+    seed_b = np.array([b["standalone_miou"] for _, b in paired])  # and repeat seed
+    seeds = rank_correlations(seed_a, seed_b)
+    seed_mean = rank_correlations([a["inherited_miou"] for a, _ in paired], (seed_a + seed_b) / 2)
     runs: dict[int, list[float]] = {}
     for r in rows:
         runs.setdefault(r["index"], []).append(r["standalone_miou"])
@@ -273,10 +270,7 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         latency, inherited, [float(np.mean(runs[r["index"]])) for r in first], band
     )
     seeds_in_band = band_pair_agreement(
-        [a["predicted_latency_ms"] for a, _ in paired],
-        [a["standalone_miou"] for a, _ in paired],
-        [b["standalone_miou"] for _, b in paired],
-        band,
+        [a["predicted_latency_ms"] for a, _ in paired], seed_a, seed_b, band
     )
     counts: dict[str, int] = {}
     for r in first:
@@ -288,16 +282,10 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         **rank_correlations(inherited, standalone),
         "seed_tau": seeds["kendall_tau"],
         "seed_spearman_rho": seeds["spearman_rho"],
-        "seed_abs_diff_mean": float(
-            np.mean([abs(a["standalone_miou"] - b["standalone_miou"]) for a, b in paired])
-        )
-        if paired
-        else None,
+        "seed_abs_diff_mean": float(np.mean(np.abs(seed_a - seed_b))) if paired else None,
         "kendall_tau_seed_mean": seed_mean["kendall_tau"],
         "spearman_rho_seed_mean": seed_mean["spearman_rho"],
-        **noise_ceilings(
-            [a["standalone_miou"] for a, _ in paired], [b["standalone_miou"] for _, b in paired]
-        ),
+        **noise_ceilings(seed_a, seed_b),
         "band_pairs": in_band["pairs"],
         "band_pairs_agree": in_band["agree"],
         "band_seed_pairs": seeds_in_band["pairs"],

@@ -280,7 +280,7 @@ def runs_table(
     """
     page = f"{url}/#/experiments/{experiment_id}/runs"
     key = json.dumps(UI_STATE_KEY.format(experiment_id))
-    shown = [*needles, "miou", "latency_ms", "target", "arch_id"]  # the columns chosen below
+    shown = [*needles, *(c.split("`")[1] for c in RUN_COLUMNS)]  # the chosen columns' headers
     for attempt in range(1, attempts + 1):
         browser.open(page)
         deadline = time.monotonic() + 90
