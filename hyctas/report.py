@@ -60,7 +60,10 @@ def collect_rows(
                 "latency_ms": evaluated["latency_ms"],
                 "fps": evaluated["fps"],
                 "supernet_miou": predicted.get("miou"),
-                "miou": evaluated["miou"],
+                # The mean over retrain's seeds (one seed: its mIoU), and their spread.
+                "miou": evaluated.get("miou_seed_mean", evaluated["miou"]),
+                "miou_std": evaluated.get("miou_seed_std"),
+                "seeds": evaluated.get("seeds", 1),
                 "inference": inference_label(evaluated),  # of the mIoU
                 "init": trained.get("init"),
                 "train_seconds": trained.get("seconds"),
@@ -202,6 +205,8 @@ def band_comparison(rows: list[dict]) -> list[dict]:
                 "target": r["target"],
                 "init": r["init"],
                 "miou": r["miou"],
+                "miou_std": r.get("miou_std"),
+                "seeds": r.get("seeds", 1),
                 "latency_ms": r[lat],
                 "randoms": [
                     {"target": b["target"], "miou": b["miou"], "latency_ms": b[lat]}
@@ -209,10 +214,31 @@ def band_comparison(rows: list[dict]) -> list[dict]:
                 ],
                 "random_mean_miou": mean,
                 "difference": r["miou"] - mean if mean is not None else None,
+                "difference_se": difference_se(r, randoms),
                 "beats_mean": r["miou"] > mean if mean is not None else None,
             }
         )
     return out
+
+
+def difference_se(target: dict, randoms: list[dict]) -> float | None:
+    """Standard error of a target's seed-mean mIoU minus its band randoms' mean, from the
+    seeds' spread (`retrain.seeds`); None unless every one of them has two or more seeds.
+
+    Only the retrain noise counts: the randoms are the band's draws, not estimates of it.
+    """
+    rows = [target, *randoms]
+    if not randoms or any(r.get("miou_std") is None for r in rows):
+        return None
+    random_var = sum(r["miou_std"] ** 2 / r["seeds"] for r in randoms) / len(randoms) ** 2
+    return float(np.sqrt(target["miou_std"] ** 2 / target["seeds"] + random_var))
+
+
+def miou_cell(row: dict) -> str:
+    """A row's val mIoU for a table: with its seeds' spread when retrained with several."""
+    if row.get("miou_std") is None:
+        return f"{row['miou']:.3f}"
+    return f"{row['miou']:.3f} ± {row['miou_std']:.3f} ({row['seeds']} seeds)"
 
 
 def hv_vs_baselines(rows: list[dict]) -> dict[str, Any]:
@@ -254,7 +280,10 @@ def chance_section(rows: list[dict]) -> list[str]:
     how = "paired latency" if lat == "paired_latency_ms" else "measured latency"
     lines = [
         "Each searched target against the random-search architectures drawn from its "
-        "predicted-latency band (`band_of` targets, same init), mIoU on val and " + how + ":",
+        "predicted-latency band (`band_of` targets, same init), mIoU on val (the mean over "
+        "`retrain.seeds`, ± their standard deviation; the difference ± its standard error) and "
+        + how
+        + ":",
         "",
         "| searched target | init | mIoU | latency (ms) | random in band: mIoU @ ms | "
         "mean random mIoU | difference |",
@@ -265,8 +294,10 @@ def chance_section(rows: list[dict]) -> list[str]:
             f"{b['target']} {b['miou']:.3f} @ {b['latency_ms']:.1f}" for b in c["randoms"]
         )
         diff = f"{c['difference']:+.3f}" if c["difference"] is not None else "–"
+        if c["difference_se"] is not None:
+            diff += f" ± {c['difference_se']:.3f}"
         lines.append(
-            f"| {c['target']} | {_fmt(c['init'])} | {c['miou']:.3f} | {c['latency_ms']:.1f} | "
+            f"| {c['target']} | {_fmt(c['init'])} | {miou_cell(c)} | {c['latency_ms']:.1f} | "
             f"{randoms or 'none'} | {_fmt(c['random_mean_miou'])} | {diff} |"
         )
     with_band = [c for c in compared if c["randoms"]]
@@ -306,6 +337,8 @@ def chance_metrics(summary: dict) -> dict[str, Any]:
     for c in compared:
         out[f"{c['target']}.band_random_mean_miou"] = c["random_mean_miou"]
         out[f"{c['target']}.miou_minus_band_mean"] = c["difference"]
+        if c["difference_se"] is not None:
+            out[f"{c['target']}.miou_minus_band_mean_se"] = c["difference_se"]
     return out
 
 
@@ -371,7 +404,8 @@ def ranking_section(ranking: dict | None) -> list[str]:
         f"- the tau a perfect proxy would reach (seed noise {_fmt(m['seed_noise_std'])} mIoU, "
         f"normal model): {_fmt(m['ceiling_tau_one_seed'])} against one seed, "
         f"{_fmt(m['ceiling_tau_seed_mean'])} against the mean of two",
-        f"- pairs in one latency band: inherited mIoU orders {m['band_pairs_agree']} of "
+        f"- pairs in one latency band{_band_width(m)}: inherited mIoU orders "
+        f"{m['band_pairs_agree']} of "
         f"{m['band_pairs']} as the stand-alone mean does; the two seeds agree on "
         f"{m['band_seed_pairs_agree']} of {m['band_seed_pairs']}",
         f"- Spearman rho against predicted latency: inherited {_fmt(m['inherited_vs_latency_rho'])}"
@@ -392,6 +426,12 @@ def ranking_section(ranking: dict | None) -> list[str]:
             f"{r['inherited_miou']:.3f} | " + " | ".join(_fmt(runs.get(s)) for s in seeds) + " |"
         )
     return lines
+
+
+def _band_width(metrics: dict) -> str:
+    """The band's width for the ranking lines, from rank_check metrics that record it."""
+    band = metrics.get("band")
+    return "" if band is None else f" (predicted latencies within {band:.0%})"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -421,7 +461,7 @@ def markdown(
         f"{r['params_m']:.3f} | {r['macs_g']:.2f} | "
         f"{_fmt(r['predicted_latency_ms'], 1)} | {r['latency_ms']:.1f} | "
         f"{_fmt(r.get('paired_latency_ms'), 1)} | {r['fps']:.1f} | "
-        f"{_fmt(r['supernet_miou'])} | {r['miou']:.3f} | {_fmt(r.get('inference'))} |"
+        f"{_fmt(r['supernet_miou'])} | {miou_cell(r)} | {_fmt(r.get('inference'))} |"
         for r in rows
     ]
     lines = [

@@ -1,12 +1,17 @@
 """Stage evaluate: mIoU, per-class IoU, measured latency/FPS, size and ONNX export of one model.
 
+With `retrain.seeds` > 1 it also scores the further seeds' models (--seeds-dir) on val the
+same way: `miou` stays the first seed's (the exported model), `miou_seeds`, `miou_seed_mean`
+and `miou_seed_std` give them all, and the report compares targets by the mean.
+
 The mIoU is over val frames at their own size, predicted with `evaluate`'s test-time inference
 (flip, scales, sliding window; recorded in the metrics); latency times the plain single pass;
 size and the ONNX export are at the first val frame's size padded to multiples of 64. The
 export is also logged as an MLflow model (a pyfunc over the ONNX file, `hyctas.registry`).
 
     python -m stages.evaluate --params params.yaml --model results/retrain/fast/model.pt \
-        --lists data/prepare_data/lists --onnx-out results/evaluate/fast/model.onnx \
+        --seeds-dir results/retrain/fast/seeds --lists data/prepare_data/lists \
+        --onnx-out results/evaluate/fast/model.onnx \
         --confusion results/evaluate/fast/confusion.png \
         --overlays results/evaluate/fast/overlays.png \
         --metrics-out results/evaluate/fast/metrics.json
@@ -19,7 +24,13 @@ import argparse
 import torch
 
 from hyctas.data.classes import load_classes
-from hyctas.evaluation.accuracy import accuracy_metrics, val_confusion, with_dataset_classes
+from hyctas.evaluation.accuracy import (
+    accuracy_metrics,
+    seed_mious,
+    seed_spread,
+    val_confusion,
+    with_dataset_classes,
+)
 from hyctas.evaluation.inference import InferenceConfig, padded_size
 from hyctas.evaluation.latency import measure_latency_ms
 from hyctas.evaluation.plots import plot_confusion, plot_overlays
@@ -33,6 +44,7 @@ from hyctas.space.arch import Arch
 from hyctas.stage import LISTS, parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device
+from hyctas.train.seeds import seed_models
 
 STAGE = "evaluate"
 
@@ -41,7 +53,8 @@ def parse_args() -> argparse.Namespace:
     return parse_stage_args(
         __doc__,
         {
-            "model": "retrained model checkpoint",
+            "model": "retrained model checkpoint (the first seed's)",
+            "seeds-dir": "retrain's folder of the further seeds' models (seeds.json)",
             "lists": LISTS,
             "onnx-out": "ONNX export of the model",
             "confusion": "confusion-matrix PNG",
@@ -61,6 +74,7 @@ def main(args: argparse.Namespace) -> None:
     classes.check_num_classes(base["num_classes"])
     device = resolve_device(base["device"])
     model, state = load_model(args.model, device)
+    further = seed_models(args.seeds_dir)  # a missing model fails before any work
     state = with_dataset_classes(state, classes, args.model, args.lists)
     target = state.get("target") or args.model.parent.name
     tags = {
@@ -76,6 +90,9 @@ def main(args: argparse.Namespace) -> None:
             **accuracy_metrics(matrix, classes.names),
             **inference.to_dict(),  # which inference the mIoU is of
         }
+        mious = {state.get("seed", base["seed"]): metrics["miou"]}
+        mious.update(seed_mious(further, args.lists, classes, base, device, inference))
+        metrics.update(seed_spread(mious))
         # Size and export at the latency measurement's input, so MACs and latency in the
         # report describe one input whatever the val frames' sizes.
         height, width = padded_size(block["latency"]["height"], block["latency"]["width"])
@@ -104,8 +121,14 @@ def main(args: argparse.Namespace) -> None:
         log_evaluated_model(
             run, args.onnx_out, args.metrics_out, metrics, name=target, tags=model_tags
         )
+    spread = (
+        f" (mean of {metrics['seeds']} seeds {metrics['miou_seed_mean']:.4f} "
+        f"+- {metrics['miou_seed_std']:.4f})"
+        if metrics["seeds"] > 1
+        else ""
+    )
     print(
-        f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f} ({metrics['inference']}), "
+        f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f}{spread} ({metrics['inference']}), "
         f"{metrics['latency_ms']:.1f} ms, "
         f"{metrics['params'] / 1e6:.3f} M params, ONNX diff {metrics['onnx_max_abs_diff']:.2e}"
     )

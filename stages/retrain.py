@@ -3,11 +3,12 @@
     python -m stages.retrain --params params.yaml --spec results/select/fast/model.json \
         --lists data/prepare_data/lists --supernet results/pretrain_supernet/supernet.pt \
         --checkpoint checkpoints/retrain/fast.pt --out results/retrain/fast/model.pt \
-        --train-log results/retrain/fast/train_log.csv \
+        --seeds-dir results/retrain/fast/seeds --train-log results/retrain/fast/train_log.csv \
         --metrics-out results/retrain/fast/metrics.json
 
 `retrain.init` (or the target's own `init` in select.targets, carried by its spec) chooses
-fresh weights (scratch) or the supernet's; baselines always start fresh.
+fresh weights (scratch) or the supernet's; baselines always start fresh. `retrain.seeds` > 1
+trains it again with each further seed into --seeds-dir (evaluate scores them all).
 Under torchrun it trains with DDP; SIGTERM checkpoints to --checkpoint and a re-run resumes.
 """
 
@@ -21,7 +22,7 @@ from hyctas.errors import DataError
 from hyctas.params import load_params
 from hyctas.stage import CHECKPOINT, LISTS, TRAIN_LOG, parse_stage_args, run_stage
 from hyctas.train.launch import relaunch_if_multi_gpu
-from hyctas.train.retrain import STAGE, retrain
+from hyctas.train.retrain import STAGE, retrain_seeds
 from hyctas.train.session import training_session
 
 
@@ -33,7 +34,8 @@ def parse_args() -> argparse.Namespace:
             "lists": LISTS,
             "supernet": "pretrained supernet checkpoint",
             "checkpoint": CHECKPOINT,
-            "out": "retrained model checkpoint",
+            "out": "retrained model checkpoint (the first seed's)",
+            "seeds-dir": "folder of the further seeds' models and their manifest seeds.json",
             "train-log": TRAIN_LOG,
         },
         stop_after=True,
@@ -53,17 +55,20 @@ def main(args: argparse.Namespace) -> None:
     with training_session(
         STAGE, params, target=spec["target"], tags=tags, description=__doc__
     ) as session:
-        summary = retrain(
+        summary = retrain_seeds(
             params,
             spec,
             args.lists,
             args.out,
             args.checkpoint,
+            args.seeds_dir,
             init=spec.get("init", params[STAGE]["init"]),
             supernet_path=args.supernet,
             device=session.device,
             info=session.info,
-            on_log=session.on_log,
+            on_log=lambda step, prefix, m: session.on_log(
+                step, {prefix + k: v for k, v in m.items()}
+            ),
             stop_after=args.stop_after,
         )
         if session.run is not None:

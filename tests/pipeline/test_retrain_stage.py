@@ -11,10 +11,9 @@ import yaml
 
 from hyctas.space.config import SpaceConfig
 from hyctas.space.extremes import smallest_arch
-from tests.pipeline.tiny import PREPARE_DATA_ARGS, pretrain_args, run, tiny_repo
+from tests.pipeline.tiny import PREPARE_DATA_ARGS, pretrain_args, run, tiny_repo, write_params
 
 pytestmark = pytest.mark.pipeline
-RETRAIN = [sys.executable, "-m", "stages.retrain", "--params", "params.yaml"]
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +32,11 @@ def repo(tmp_path_factory):
     return dest
 
 
-def retrain(repo, checkpoint: str = "ckpt/t.pt"):
-    proc = run(repo, *RETRAIN, "--spec", "spec.json", "--lists", "data/prepare_data/lists",
+def retrain(repo, checkpoint: str = "ckpt/t.pt", params: str = "params.yaml"):
+    proc = run(repo, sys.executable, "-m", "stages.retrain", "--params", params,
+               "--spec", "spec.json", "--lists", "data/prepare_data/lists",
                "--supernet", "results/pretrain_supernet/supernet.pt", "--checkpoint", checkpoint,
-               "--out", "out/model.pt", "--train-log", "out/log.csv",
+               "--out", "out/model.pt", "--seeds-dir", "out/seeds", "--train-log", "out/log.csv",
                "--metrics-out", "out/metrics.json")  # fmt: skip
     return torch.load(repo / "out/model.pt", weights_only=True)["model"], proc.stderr
 
@@ -71,3 +71,31 @@ def test_a_library_edit_trains_again(repo):
     finally:
         loop.write_text(original)
     assert "(changed: code); training from step 0" in log
+
+
+def test_further_seeds_train_apart_evaluate_scores_them_and_fewer_reuse_the_first(repo):
+    """retrain.seeds 2: a second model in the seed folder, different weights; evaluate gives
+    both mIoUs and their mean; back to 1 seed: the first run is reused, the second dropped."""
+    two = write_params(repo, "two_seeds.yaml", {"retrain": {"seeds": 2}})
+    first, _ = retrain(repo, "ckpt/seeds.pt", two)
+    manifest = json.loads((repo / "out/seeds/seeds.json").read_text())
+    assert manifest == {"models": {"1": "seed1.pt"}} and (repo / "ckpt/seeds-seed1.pt").is_file()
+    second = torch.load(repo / "out/seeds/seed1.pt", weights_only=True)
+    assert second["seed"] == 1 and not same(first, second["model"])
+    metrics = json.loads((repo / "out/metrics.json").read_text())
+    assert metrics["seeds"] == [0, 1] and metrics["seed"] == 0
+    run(repo, sys.executable, "-m", "stages.evaluate", "--params", two, "--model", "out/model.pt",
+        "--seeds-dir", "out/seeds", "--lists", "data/prepare_data/lists",
+        "--onnx-out", "ev/model.onnx", "--confusion", "ev/confusion.png",
+        "--overlays", "ev/overlays.png", "--metrics-out", "ev/metrics.json")  # fmt: skip
+    evaluated = json.loads((repo / "ev/metrics.json").read_text())
+    assert evaluated["seeds"] == 2 and set(evaluated["miou_seeds"]) == {"0", "1"}
+    assert evaluated["miou_seeds"]["0"] == evaluated["miou"]
+    assert evaluated["miou_seed_mean"] == pytest.approx(
+        (evaluated["miou_seeds"]["0"] + evaluated["miou_seeds"]["1"]) / 2
+    )
+    assert evaluated["miou_seed_std"] is not None
+    again, log = retrain(repo, "ckpt/seeds.pt", write_params(repo, "one_seed.yaml", {}))
+    assert same(first, again) and "training from step 0" not in log  # seeds is not in a run
+    assert json.loads((repo / "out/seeds/seeds.json").read_text()) == {"models": {}}
+    assert not (repo / "out/seeds/seed1.pt").exists()

@@ -147,6 +147,8 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
     assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text
     assert "| `b` | 3 | 30.0 | 0.050 | 0.100 | – |" in text
     assert ranking_section(None) == ["The rank_check stage was not run."]
+    banded = "\n".join(ranking_section({"metrics": {**metrics, "band": 0.1}, "rows": rows}))
+    assert "- pairs in one latency band (predicted latencies within 10%): inherited" in banded
     report = markdown(
         [row("fast", 0.1, 15.0)], {}, SIZES, None, {}, "t", {"metrics": metrics, "rows": rows}
     )
@@ -247,3 +249,51 @@ def test_the_front_plot_draws_the_baseline_family_and_the_band_randoms(tmp_path)
     family = [dict(BASE, target=f"b{w}", width=w, miou=0.1 * w, latency_ms=10 * w) for w in (1, 2)]
     plot_front_with_targets(tmp_path / "front.png", archive, [*CHANCE_ROWS[:4], *paired(family)])
     assert (tmp_path / "front.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_with_several_seeds_the_band_difference_has_a_standard_error():
+    from hyctas.report import band_comparison, chance_section, difference_se, miou_cell
+
+    def seeded(r, std, seeds=3):
+        return dict(r, miou_std=std, seeds=seeds)
+
+    rows = [
+        seeded(row("fast", 0.20, 11.0), 0.03),
+        seeded(band_row("fast_r0", 0.10, 12.0), 0.06),
+        seeded(band_row("fast_r1", 0.16, 10.0), 0.03, seeds=4),
+    ]
+    fast = band_comparison(rows)[0]
+    # target 0.03^2/3; randoms (0.06^2/3 + 0.03^2/4) / 2^2
+    expected = (0.03**2 / 3 + (0.06**2 / 3 + 0.03**2 / 4) / 4) ** 0.5
+    assert fast["difference_se"] == pytest.approx(expected)
+    assert "| +0.070 ± " + f"{expected:.3f} |" in "\n".join(chance_section(rows))
+    assert miou_cell(rows[0]) == "0.200 ± 0.030 (3 seeds)" and miou_cell(BASE) == "0.100"
+    one_seed = [rows[0], dict(rows[1], miou_std=None, seeds=1)]
+    assert difference_se(one_seed[0], one_seed[1:]) is None  # one seed: no spread to go on
+    assert difference_se(rows[0], []) is None
+
+
+def test_rows_compare_by_the_seeds_mean(tmp_path):
+    import json
+
+    from hyctas.report import collect_rows
+
+    spec = {"kind": "baseline", "baseline": {"name": "fast_scnn", "width": 0.5}}
+    evaluated = {"params": 1e5, "macs": 2e8, "latency_ms": 5.0, "fps": 200.0, "miou": 0.2,
+                 "miou_seed_mean": 0.25, "miou_seed_std": 0.05, "seeds": 2,
+                 "inference": "whole"}  # fmt: skip
+    for stage, data in (
+        ("select", spec),
+        ("retrain", {"init": "scratch"}),
+        ("evaluate", evaluated),
+    ):
+        (tmp_path / stage / "b").mkdir(parents=True)
+        (
+            tmp_path / stage / "b" / ("model.json" if stage == "select" else "metrics.json")
+        ).write_text(json.dumps(data))
+    (r,) = collect_rows(["b"], tmp_path / "select", tmp_path / "retrain", tmp_path / "evaluate")
+    assert (r["miou"], r["miou_std"], r["seeds"]) == (0.25, 0.05, 2)
+    del evaluated["miou_seed_mean"], evaluated["miou_seed_std"], evaluated["seeds"]
+    (tmp_path / "evaluate/b/metrics.json").write_text(json.dumps(evaluated))  # before seeds
+    (r,) = collect_rows(["b"], tmp_path / "select", tmp_path / "retrain", tmp_path / "evaluate")
+    assert (r["miou"], r["miou_std"], r["seeds"]) == (0.2, None, 1)

@@ -4,6 +4,7 @@ rule evaluate:
         dataset="data/prepare_data/dataset",
         lists="data/prepare_data/lists",
         model="results/retrain/{target}/model.pt",
+        seeds="results/retrain/{target}/seeds",
     output:
         onnx="results/evaluate/{target}/model.onnx",
         confusion=report(
@@ -38,6 +39,7 @@ rule evaluate:
         SOFTWARE
     shell:
         "python -m stages.evaluate --params {params.file} --model {input.model}"
+        " --seeds-dir {input.seeds}"
         " --lists {input.lists} --onnx-out {output.onnx}"
         " --confusion {output.confusion} --overlays {output.overlays}"
         " --metrics-out {output.metrics} 2> {log}"

@@ -7,6 +7,7 @@ rule retrain:
         spec="results/select/{target}/model.json",
     output:
         model="results/retrain/{target}/model.pt",
+        seeds=directory("results/retrain/{target}/seeds"),
         log=report(
             "results/retrain/{target}/train_log.csv",
             category="Retraining",
@@ -28,5 +29,5 @@ rule retrain:
     shell:
         "python -m stages.retrain --params {params.file} --spec {input.spec}"
         " --lists {input.lists} --supernet {input.supernet}"
-        " --checkpoint {params.checkpoint} --out {output.model}"
+        " --checkpoint {params.checkpoint} --out {output.model} --seeds-dir {output.seeds}"
         " --train-log {output.log} --metrics-out {output.metrics} 2> {log}"
