@@ -64,9 +64,10 @@ def collect_rows(
                 "miou": evaluated.get("miou_seed_mean", evaluated["miou"]),
                 "miou_std": evaluated.get("miou_seed_std"),
                 "seeds": evaluated.get("seeds", 1),
+                "miou_seeds": evaluated.get("miou_seeds"),  # seed -> mIoU; None before seeds
                 "inference": inference_label(evaluated),  # of the mIoU
                 "init": trained.get("init"),
-                "train_seconds": trained.get("seconds"),
+                "train_seconds": trained.get("seconds_all_seeds", trained.get("seconds")),
                 "band": spec.get("band"),  # a random architecture in a searched one's band
                 "width": spec.get("baseline", {}).get("width"),
                 "iou": evaluated.get("iou", {}),  # per class, under the dataset's class names
@@ -90,6 +91,11 @@ def class_iou_section(rows: list[dict]) -> list[str]:
     for name in names:
         cells = " | ".join(_fmt(r["iou"].get(name)) for r in rows)
         lines.append(f"| {name} | {cells} |")
+    if any(r.get("seeds", 1) > 1 for r in rows):
+        lines += [
+            "",
+            "Of each target's first seed (its exported model); the mIoU above is the seeds' mean.",
+        ]
     return lines
 
 
@@ -222,16 +228,25 @@ def band_comparison(rows: list[dict]) -> list[dict]:
 
 
 def difference_se(target: dict, randoms: list[dict]) -> float | None:
-    """Standard error of a target's seed-mean mIoU minus its band randoms' mean, from the
-    seeds' spread (`retrain.seeds`); None unless every one of them has two or more seeds.
+    """Standard error of a target's seed-mean mIoU minus its band randoms' mean, paired by
+    seed; None unless all of them were retrained with the same two or more seeds.
 
-    Only the retrain noise counts: the randoms are the band's draws, not estimates of it.
+    Runs of one seed share their batches and augmentation across architectures, so they are
+    compared seed by seed: d_s = target_s - mean of the randoms_s, SE = std(d, ddof=1) /
+    sqrt(S), with S - 1 degrees of freedom. It is the noise of retraining these
+    architectures, not the spread of which architectures the band drew.
     """
-    rows = [target, *randoms]
-    if not randoms or any(r.get("miou_std") is None for r in rows):
+    seeds = set(target.get("miou_seeds") or {})
+    if (
+        not randoms
+        or len(seeds) < 2
+        or any(set(b.get("miou_seeds") or {}) != seeds for b in randoms)
+    ):
         return None
-    random_var = sum(r["miou_std"] ** 2 / r["seeds"] for r in randoms) / len(randoms) ** 2
-    return float(np.sqrt(target["miou_std"] ** 2 / target["seeds"] + random_var))
+    differences = [
+        target["miou_seeds"][s] - np.mean([b["miou_seeds"][s] for b in randoms]) for s in seeds
+    ]
+    return float(np.std(differences, ddof=1) / np.sqrt(len(seeds)))
 
 
 def miou_cell(row: dict) -> str:
@@ -278,12 +293,18 @@ def chance_section(rows: list[dict]) -> list[str]:
     compared = band_comparison(rows)
     lat = verdict_latency_key(rows)
     how = "paired latency" if lat == "paired_latency_ms" else "measured latency"
+    seeded = any(c["difference_se"] is not None for c in compared)
+    seeds_note = (
+        " (the mean over `retrain.seeds` ± their std; a difference ± its standard error over "
+        "the seeds, paired by seed: the noise of retraining these architectures, not of which "
+        "ones the band drew)"
+        if seeded
+        else ""
+    )
     lines = [
         "Each searched target against the random-search architectures drawn from its "
-        "predicted-latency band (`band_of` targets, same init), mIoU on val (the mean over "
-        "`retrain.seeds`, ± their standard deviation; the difference ± its standard error) and "
-        + how
-        + ":",
+        f"predicted-latency band (`band_of` targets, same init), mIoU on val{seeds_note} and "
+        f"{how}:",
         "",
         "| searched target | init | mIoU | latency (ms) | random in band: mIoU @ ms | "
         "mean random mIoU | difference |",
@@ -404,8 +425,7 @@ def ranking_section(ranking: dict | None) -> list[str]:
         f"- the tau a perfect proxy would reach (seed noise {_fmt(m['seed_noise_std'])} mIoU, "
         f"normal model): {_fmt(m['ceiling_tau_one_seed'])} against one seed, "
         f"{_fmt(m['ceiling_tau_seed_mean'])} against the mean of two",
-        f"- pairs in one latency band{_band_width(m)}: inherited mIoU orders "
-        f"{m['band_pairs_agree']} of "
+        f"- pairs in one latency band: inherited mIoU orders {m['band_pairs_agree']} of "
         f"{m['band_pairs']} as the stand-alone mean does; the two seeds agree on "
         f"{m['band_seed_pairs_agree']} of {m['band_seed_pairs']}",
         f"- Spearman rho against predicted latency: inherited {_fmt(m['inherited_vs_latency_rho'])}"
@@ -426,12 +446,6 @@ def ranking_section(ranking: dict | None) -> list[str]:
             f"{r['inherited_miou']:.3f} | " + " | ".join(_fmt(runs.get(s)) for s in seeds) + " |"
         )
     return lines
-
-
-def _band_width(metrics: dict) -> str:
-    """The band's width for the ranking lines, from rank_check metrics that record it."""
-    band = metrics.get("band")
-    return "" if band is None else f" (predicted latencies within {band:.0%})"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -1,8 +1,7 @@
 """Stage evaluate: mIoU, per-class IoU, measured latency/FPS, size and ONNX export of one model.
 
-With `retrain.seeds` > 1 it also scores the further seeds' models (--seeds-dir) on val the
-same way: `miou` stays the first seed's (the exported model), `miou_seeds`, `miou_seed_mean`
-and `miou_seed_std` give them all, and the report compares targets by the mean.
+With `retrain.seeds` > 1 it scores the further seeds' models (--seeds-dir) on val too: `miou`
+stays the first seed's (the exported model); `miou_seeds`, `miou_seed_mean`, `miou_seed_std`.
 
 The mIoU is over val frames at their own size, predicted with `evaluate`'s test-time inference
 (flip, scales, sliding window; recorded in the metrics); latency times the plain single pass;
@@ -24,13 +23,7 @@ import argparse
 import torch
 
 from hyctas.data.classes import load_classes
-from hyctas.evaluation.accuracy import (
-    accuracy_metrics,
-    seed_mious,
-    seed_spread,
-    val_confusion,
-    with_dataset_classes,
-)
+from hyctas.evaluation.accuracy import accuracy_metrics, val_confusion, with_dataset_classes
 from hyctas.evaluation.inference import InferenceConfig, padded_size
 from hyctas.evaluation.latency import measure_latency_ms
 from hyctas.evaluation.plots import plot_confusion, plot_overlays
@@ -44,7 +37,7 @@ from hyctas.space.arch import Arch
 from hyctas.stage import LISTS, parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device
-from hyctas.train.seeds import seed_models
+from hyctas.train.seeds import describe_spread, seed_metrics, seed_models
 
 STAGE = "evaluate"
 
@@ -90,9 +83,8 @@ def main(args: argparse.Namespace) -> None:
             **accuracy_metrics(matrix, classes.names),
             **inference.to_dict(),  # which inference the mIoU is of
         }
-        mious = {state.get("seed", base["seed"]): metrics["miou"]}
-        mious.update(seed_mious(further, args.lists, classes, base, device, inference))
-        metrics.update(seed_spread(mious))
+        first = {state.get("seed", base["seed"]): metrics["miou"]}  # older models: no seed
+        metrics.update(seed_metrics(first, further, args.lists, classes, base, device, inference))
         # Size and export at the latency measurement's input, so MACs and latency in the
         # report describe one input whatever the val frames' sizes.
         height, width = padded_size(block["latency"]["height"], block["latency"]["width"])
@@ -121,14 +113,9 @@ def main(args: argparse.Namespace) -> None:
         log_evaluated_model(
             run, args.onnx_out, args.metrics_out, metrics, name=target, tags=model_tags
         )
-    spread = (
-        f" (mean of {metrics['seeds']} seeds {metrics['miou_seed_mean']:.4f} "
-        f"+- {metrics['miou_seed_std']:.4f})"
-        if metrics["seeds"] > 1
-        else ""
-    )
     print(
-        f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f}{spread} ({metrics['inference']}), "
+        f"[{STAGE}] {target}: mIoU {metrics['miou']:.4f}{describe_spread(metrics)} "
+        f"({metrics['inference']}), "
         f"{metrics['latency_ms']:.1f} ms, "
         f"{metrics['params'] / 1e6:.3f} M params, ONNX diff {metrics['onnx_max_abs_diff']:.2e}"
     )

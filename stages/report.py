@@ -83,7 +83,15 @@ def main(args: argparse.Namespace) -> None:
         metrics = {
             f"{r['target']}.{k}": r[k]
             for r in rows
-            for k in ("miou", "latency_ms", "paired_latency_ms", "fps", "params_m")
+            for k in (
+                "miou",
+                "miou_std",
+                "seeds",
+                "latency_ms",
+                "paired_latency_ms",
+                "fps",
+                "params_m",
+            )
             if k in r
         }
         metrics.update(chance_metrics(summary))  # vs band randoms and the baseline family

@@ -20,7 +20,6 @@ from hyctas.data.dataset import SegmentationDataset
 from hyctas.errors import DataError, HyctasError
 from hyctas.evaluation.inference import InferenceConfig, infer
 from hyctas.evaluation.metrics import ConfusionMatrix
-from hyctas.models.factory import load_model
 
 
 @torch.no_grad()
@@ -111,34 +110,3 @@ def with_dataset_classes(
             "lists it was trained on (rerun retrain after changing the dataset)"
         )
     return state
-
-
-def seed_mious(
-    models: dict[int, Path],
-    lists_dir: Path,
-    classes: ClassTable,
-    base: dict,
-    device: torch.device,
-    inference: InferenceConfig,
-) -> dict[int, float]:
-    """Val mIoU of each further seed's model of a target (seed -> checkpoint), scored as
-    the first: every val frame, the same test-time inference."""
-    out = {}
-    for seed, path in sorted(models.items()):
-        model, state = load_model(path, device)
-        state = with_dataset_classes(state, classes, path, lists_dir)
-        matrix, _ = val_confusion(model, lists_dir, state, base, device, inference)
-        out[seed] = matrix.miou()
-    return out
-
-
-def seed_spread(mious: dict[int, float]) -> dict[str, Any]:
-    """The evaluate metrics of a target's runs over seeds (seed -> val mIoU): each seed's
-    mIoU, their mean and sample standard deviation (None with one seed)."""
-    values = np.array([mious[s] for s in sorted(mious)], dtype=float)
-    return {
-        "seeds": len(values),
-        "miou_seeds": {str(s): mious[s] for s in sorted(mious)},
-        "miou_seed_mean": float(values.mean()),
-        "miou_seed_std": float(values.std(ddof=1)) if len(values) > 1 else None,
-    }

@@ -216,7 +216,6 @@ def rank_check(
         "metrics": {
             **ranking_metrics(rows, base["seed"], block["repeat_seed"], block["band"]),
             "pool": block["pool"],
-            "band": block["band"],  # the latency fraction of the band_* counts
             "standalone_iterations": block["iterations"],
             "seconds": round(time.perf_counter() - start, 1),
         },

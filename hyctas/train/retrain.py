@@ -59,7 +59,6 @@ def retrain(
     params: dict,
     spec: dict,
     lists_dir: Path,
-    out: Path,
     checkpoint: Path,
     *,
     init: str,
@@ -71,10 +70,15 @@ def retrain(
     progress: bool = True,
     seed: int | None = None,
 ) -> dict[str, Any]:
-    """Train the network of `spec`; rank 0 writes a self-describing checkpoint to `out`.
+    """Train the network of `spec`, resuming from `checkpoint` when it was made for the same
+    inputs.
 
     Args:
         seed: training seed (initial weights, batches, augmentation); None: base.seed.
+
+    Returns:
+        `history`, `metrics` and `model`: the self-describing model checkpoint dict
+        (`hyctas.models.factory.model_checkpoint`) on rank 0, None on the others.
     """
     base, block = params["base"], params[STAGE]
     if seed is not None:
@@ -118,6 +122,7 @@ def retrain(
         stop_after=stop_after,
         progress=progress,
     )
+    state = None
     if info.is_main:
         arch = Arch.from_dict(spec["arch"]) if spec["kind"] == "segnet" else None
         state = model_checkpoint(
@@ -135,8 +140,8 @@ def retrain(
         state["init"] = init
         state["seed"] = base["seed"]
         state["classes"] = classes.to_dict()
-        save_checkpoint(out, state)
     return {
+        "model": state,
         "history": result.history,
         "metrics": {
             **result.summary(time.perf_counter() - start),
@@ -163,50 +168,51 @@ def retrain_seeds(
     stop_after: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train `spec` once per seed of `training_seeds`: the first to `out`, the others to
-    `seeds_dir` (`seed<N>.pt`, listed in its `seeds.json`, which exists even with one seed).
+    """Train `spec` once per seed of `training_seeds`; rank 0 then writes the first run's
+    model to `out` and the others' to `seeds_dir` (`seed<N>.pt`, listed in its `seeds.json`,
+    which is written with one seed too).
 
     Each run resumes from its own checkpoint (`seed_checkpoint`), so a stopped stage goes on
-    at the run it was in, and raising `retrain.seeds` reuses the finished runs.
+    at the run it was in, and raising `retrain.seeds` trains only the new runs. The models
+    are written only once every run has finished: a stopped stage leaves no new output.
 
     Args:
         on_log: called with (step, metric-name prefix, record): "" for the first seed,
             "seed<N>." for the others, so one MLflow run keeps every curve apart.
 
     Returns:
-        `history` and `metrics` of the first seed's run, the metrics also listing `seeds`
-        and `seconds_all_seeds`.
+        `history` and `metrics` of the first seed's run, the metrics also listing the
+        `training_seeds` and `seconds_all_seeds`.
     """
     seeds = training_seeds(params)
     start = time.perf_counter()
-    first, models = None, {}
+    runs = []
     for number, seed in enumerate(seeds):
-        further = number > 0
-        prefix = f"seed{seed}." if further else ""
-        summary = retrain(
-            params,
-            spec,
-            lists_dir,
-            seeds_dir / seed_model_name(seed) if further else out,
-            seed_checkpoint(checkpoint, seed) if further else checkpoint,
-            init=init,
-            supernet_path=supernet_path,
-            device=device,
-            info=info,
-            on_log=lambda step, m, prefix=prefix: on_log(step, prefix, m),
-            stop_after=stop_after,
-            progress=progress,
-            seed=seed,
+        prefix = f"seed{seed}." if number else ""
+        runs.append(
+            retrain(
+                params,
+                spec,
+                lists_dir,
+                seed_checkpoint(checkpoint, seed) if number else checkpoint,
+                init=init,
+                supernet_path=supernet_path,
+                device=device,
+                info=info,
+                on_log=lambda step, m, prefix=prefix: on_log(step, prefix, m),
+                stop_after=stop_after,
+                progress=progress,
+                seed=seed,
+            )
         )
-        if further:
-            models[str(seed)] = seed_model_name(seed)
-        else:
-            first = summary
     if info.is_main:
-        write_seed_manifest(seeds_dir, models)
+        save_checkpoint(out, runs[0]["model"])
+        for seed, run in zip(seeds[1:], runs[1:], strict=True):
+            save_checkpoint(seeds_dir / seed_model_name(seed), run["model"])
+        write_seed_manifest(seeds_dir, {str(s): seed_model_name(s) for s in seeds[1:]})
     metrics = {
-        **first["metrics"],
-        "seeds": seeds,
+        **runs[0]["metrics"],
+        "training_seeds": seeds,
         "seconds_all_seeds": round(time.perf_counter() - start, 1),
     }
-    return {"history": first["history"], "metrics": metrics}
+    return {"history": runs[0]["history"], "metrics": metrics}

@@ -148,7 +148,7 @@ def test_unknown_label_name(repo, tmp_path):
 
 
 def retrain_args(spec: str, tag: str) -> tuple[list[str], list[str]]:
-    outs = [f"out/{tag}/model.pt", f"out/{tag}/log.csv", f"out/{tag}/m.json"]
+    outs = [f"out/{tag}/model.pt", f"out/{tag}/log.csv", f"out/{tag}/m.json", f"out/{tag}/seeds"]
     return [
         "--spec",
         spec,
@@ -164,6 +164,8 @@ def retrain_args(spec: str, tag: str) -> tuple[list[str], list[str]]:
         outs[1],
         "--metrics-out",
         outs[2],
+        "--seeds-dir",
+        outs[3],
     ], outs
 
 
@@ -193,6 +195,37 @@ def test_malformed_model_spec(repo, text, phrases):
     args, outs = retrain_args("spec.json", "spec")
     proc = stage(repo, "retrain", *args)
     assert_fails_cleanly(proc, 2, *phrases, outputs=[repo / o for o in outs])
+
+
+@pytest.mark.parametrize(
+    ("manifest", "phrase"),
+    [
+        (None, "seeds.json: unreadable seed manifest"),
+        ({"models": []}, "seeds.json: unreadable seed manifest"),
+        ({"models": {"one": "seed1.pt"}}, "a seed that is not an integer"),
+        ({"models": {"1": "seed1.pt"}}, "seeds.json lists models that are missing"),
+    ],
+    ids=["missing", "not-a-mapping", "bad-seed", "missing-model"],
+)
+def test_a_bad_seed_manifest_stops_evaluate(repo, tmp_path, manifest, phrase):
+    from hyctas.models.factory import build_model, model_checkpoint
+    from hyctas.train.checkpoint import save_checkpoint
+
+    baseline = {"name": "fast_scnn", "width": 0.25}
+    net = build_model("baseline", num_classes=19, aux=False, baseline=baseline)
+    state = model_checkpoint(net, kind="baseline", baseline=baseline, num_classes=19, aux=False,
+                             mean=(0.5,) * 3, std=(0.25,) * 3, target="t")  # fmt: skip
+    case = tmp_path
+    save_checkpoint(case / "model.pt", state)
+    (case / "seeds").mkdir(parents=True, exist_ok=True)
+    if manifest is not None:
+        (case / "seeds" / "seeds.json").write_text(json.dumps(manifest))
+    outs = [case / "ev" / name for name in ("model.onnx", "c.png", "o.png", "m.json")]
+    proc = stage(repo, "evaluate", "--model", str(case / "model.pt"),
+                 "--seeds-dir", str(case / "seeds"), "--lists", "data/prepare_data/lists",
+                 "--onnx-out", str(outs[0]), "--confusion", str(outs[1]),
+                 "--overlays", str(outs[2]), "--metrics-out", str(outs[3]))  # fmt: skip
+    assert_fails_cleanly(proc, 2, phrase, "re-run the retrain stage", outputs=outs)
 
 
 def test_malformed_arch_file_for_the_cli(repo):

@@ -32,13 +32,17 @@ def repo(tmp_path_factory):
     return dest
 
 
-def retrain(repo, checkpoint: str = "ckpt/t.pt", params: str = "params.yaml"):
+def retrain(repo, checkpoint="ckpt/t.pt", params="params.yaml", out="out", *extra, check=True):
+    """Run the retrain stage; returns the first seed's weights (None if it failed) and stderr."""
     proc = run(repo, sys.executable, "-m", "stages.retrain", "--params", params,
                "--spec", "spec.json", "--lists", "data/prepare_data/lists",
                "--supernet", "results/pretrain_supernet/supernet.pt", "--checkpoint", checkpoint,
-               "--out", "out/model.pt", "--seeds-dir", "out/seeds", "--train-log", "out/log.csv",
-               "--metrics-out", "out/metrics.json")  # fmt: skip
-    return torch.load(repo / "out/model.pt", weights_only=True)["model"], proc.stderr
+               "--out", f"{out}/model.pt", "--seeds-dir", f"{out}/seeds",
+               "--train-log", f"{out}/log.csv", "--metrics-out", f"{out}/metrics.json",
+               *extra, check=check)  # fmt: skip
+    if proc.returncode:
+        return None, proc.stderr
+    return torch.load(repo / out / "model.pt", weights_only=True)["model"], proc.stderr
 
 
 def same(a: dict, b: dict) -> bool:
@@ -79,11 +83,11 @@ def test_further_seeds_train_apart_evaluate_scores_them_and_fewer_reuse_the_firs
     two = write_params(repo, "two_seeds.yaml", {"retrain": {"seeds": 2}})
     first, _ = retrain(repo, "ckpt/seeds.pt", two)
     manifest = json.loads((repo / "out/seeds/seeds.json").read_text())
-    assert manifest == {"models": {"1": "seed1.pt"}} and (repo / "ckpt/seeds-seed1.pt").is_file()
+    assert manifest == {"models": {"1": "seed1.pt"}} and (repo / "ckpt/seeds.seed1.pt").is_file()
     second = torch.load(repo / "out/seeds/seed1.pt", weights_only=True)
     assert second["seed"] == 1 and not same(first, second["model"])
     metrics = json.loads((repo / "out/metrics.json").read_text())
-    assert metrics["seeds"] == [0, 1] and metrics["seed"] == 0
+    assert metrics["training_seeds"] == [0, 1] and metrics["seed"] == 0
     run(repo, sys.executable, "-m", "stages.evaluate", "--params", two, "--model", "out/model.pt",
         "--seeds-dir", "out/seeds", "--lists", "data/prepare_data/lists",
         "--onnx-out", "ev/model.onnx", "--confusion", "ev/confusion.png",
@@ -99,3 +103,21 @@ def test_further_seeds_train_apart_evaluate_scores_them_and_fewer_reuse_the_firs
     assert same(first, again) and "training from step 0" not in log  # seeds is not in a run
     assert json.loads((repo / "out/seeds/seeds.json").read_text()) == {"models": {}}
     assert not (repo / "out/seeds/seed1.pt").exists()
+
+
+def test_a_stop_in_a_further_seed_resumes_there_and_leaves_no_new_output(repo):
+    """1 seed, then 2 stopped in the second run: no model written; the rerun reuses the
+    first run, resumes the second, and its weights are those of an unstopped run."""
+    one = write_params(repo, "one.yaml", {})
+    two = write_params(repo, "two.yaml", {"retrain": {"seeds": 2}})
+    first, _ = retrain(repo, "ckpt/stop.pt", one, "stop")
+    (repo / "stop/model.pt").unlink()
+    stopped, log = retrain(repo, "ckpt/stop.pt", two, "stop", "--stop-after", "2", check=False)
+    assert stopped is None and "checkpoint saved to ckpt/stop.seed1.pt" in log
+    assert not (repo / "stop/model.pt").exists() and not (repo / "stop/seeds/seed1.pt").exists()
+    again, log = retrain(repo, "ckpt/stop.pt", two, "stop")
+    assert same(first, again) and "training from step 0" not in log
+    fresh, _ = retrain(repo, "ckpt/fresh.pt", two, "fresh")
+    resumed = torch.load(repo / "stop/seeds/seed1.pt", weights_only=True)["model"]
+    unstopped = torch.load(repo / "fresh/seeds/seed1.pt", weights_only=True)["model"]
+    assert same(first, fresh) and same(resumed, unstopped)

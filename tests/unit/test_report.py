@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hyctas.report import (
@@ -147,8 +148,6 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
     assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text
     assert "| `b` | 3 | 30.0 | 0.050 | 0.100 | – |" in text
     assert ranking_section(None) == ["The rank_check stage was not run."]
-    banded = "\n".join(ranking_section({"metrics": {**metrics, "band": 0.1}, "rows": rows}))
-    assert "- pairs in one latency band (predicted latencies within 10%): inherited" in banded
     report = markdown(
         [row("fast", 0.1, 15.0)], {}, SIZES, None, {}, "t", {"metrics": metrics, "rows": rows}
     )
@@ -251,25 +250,36 @@ def test_the_front_plot_draws_the_baseline_family_and_the_band_randoms(tmp_path)
     assert (tmp_path / "front.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_with_several_seeds_the_band_difference_has_a_standard_error():
+def test_with_several_seeds_the_band_difference_has_a_paired_standard_error():
     from hyctas.report import band_comparison, chance_section, difference_se, miou_cell
 
-    def seeded(r, std, seeds=3):
-        return dict(r, miou_std=std, seeds=seeds)
+    def seeded(r, mious):
+        values = np.array(mious)
+        by_seed = {str(s): m for s, m in enumerate(mious)}
+        return dict(r, miou=float(values.mean()), miou_std=float(values.std(ddof=1)),
+                    seeds=len(mious), miou_seeds=by_seed)  # fmt: skip
 
+    # Seed 2 lifts every architecture alike: a shift the pairing takes out.
     rows = [
-        seeded(row("fast", 0.20, 11.0), 0.03),
-        seeded(band_row("fast_r0", 0.10, 12.0), 0.06),
-        seeded(band_row("fast_r1", 0.16, 10.0), 0.03, seeds=4),
+        seeded(row("fast", 0.0, 11.0), [0.20, 0.21, 0.26]),
+        seeded(band_row("fast_r0", 0.0, 12.0), [0.10, 0.12, 0.16]),
+        seeded(band_row("fast_r1", 0.0, 10.0), [0.16, 0.15, 0.22]),
     ]
     fast = band_comparison(rows)[0]
-    # target 0.03^2/3; randoms (0.06^2/3 + 0.03^2/4) / 2^2
-    expected = (0.03**2 / 3 + (0.06**2 / 3 + 0.03**2 / 4) / 4) ** 0.5
+    differences = [0.20 - 0.13, 0.21 - 0.135, 0.26 - 0.19]
+    expected = np.std(differences, ddof=1) / np.sqrt(3)
+    assert fast["difference"] == pytest.approx(np.mean(differences))
     assert fast["difference_se"] == pytest.approx(expected)
-    assert "| +0.070 ± " + f"{expected:.3f} |" in "\n".join(chance_section(rows))
-    assert miou_cell(rows[0]) == "0.200 ± 0.030 (3 seeds)" and miou_cell(BASE) == "0.100"
-    one_seed = [rows[0], dict(rows[1], miou_std=None, seeds=1)]
-    assert difference_se(one_seed[0], one_seed[1:]) is None  # one seed: no spread to go on
+    assert expected < rows[0]["miou_std"] / np.sqrt(3)  # smaller than the unpaired error
+    text = "\n".join(chance_section(rows))
+    assert f"| {np.mean(differences):+.3f} ± {expected:.3f} |" in text and "paired by seed" in text
+    assert miou_cell(rows[0]) == f"{rows[0]['miou']:.3f} ± {rows[0]['miou_std']:.3f} (3 seeds)"
+    assert miou_cell(BASE) == "0.100" and "paired by seed" not in "\n".join(
+        chance_section(CHANCE_ROWS)
+    )
+    other_seeds = dict(rows[1], miou_seeds={"0": 0.1, "1": 0.1, "5": 0.1})
+    assert difference_se(rows[0], [other_seeds, rows[2]]) is None  # not the same seeds
+    assert difference_se(dict(rows[0], miou_seeds={"0": 0.2}), rows[1:]) is None  # one seed
     assert difference_se(rows[0], []) is None
 
 
@@ -284,7 +294,7 @@ def test_rows_compare_by_the_seeds_mean(tmp_path):
                  "inference": "whole"}  # fmt: skip
     for stage, data in (
         ("select", spec),
-        ("retrain", {"init": "scratch"}),
+        ("retrain", {"init": "scratch", "seconds": 10.0, "seconds_all_seeds": 20.0}),
         ("evaluate", evaluated),
     ):
         (tmp_path / stage / "b").mkdir(parents=True)
@@ -293,6 +303,10 @@ def test_rows_compare_by_the_seeds_mean(tmp_path):
         ).write_text(json.dumps(data))
     (r,) = collect_rows(["b"], tmp_path / "select", tmp_path / "retrain", tmp_path / "evaluate")
     assert (r["miou"], r["miou_std"], r["seeds"]) == (0.25, 0.05, 2)
+    assert r["train_seconds"] == 20.0  # every seed's training
+    note = "Of each target's first seed (its exported model)"
+    assert note in "\n".join(class_iou_section([dict(r, iou={"road": 0.5})]))
+    assert note not in "\n".join(class_iou_section([dict(r, iou={"road": 0.5}, seeds=1)]))
     del evaluated["miou_seed_mean"], evaluated["miou_seed_std"], evaluated["seeds"]
     (tmp_path / "evaluate/b/metrics.json").write_text(json.dumps(evaluated))  # before seeds
     (r,) = collect_rows(["b"], tmp_path / "select", tmp_path / "retrain", tmp_path / "evaluate")

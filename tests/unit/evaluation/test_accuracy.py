@@ -15,8 +15,6 @@ from hyctas.errors import DataError, HyctasError
 from hyctas.evaluation.accuracy import (
     accuracy_metrics,
     confusion,
-    seed_mious,
-    seed_spread,
     val_confusion,
     with_dataset_classes,
 )
@@ -24,7 +22,6 @@ from hyctas.evaluation.inference import PLAIN, InferenceConfig, SlidingWindow
 from hyctas.evaluation.metrics import ConfusionMatrix
 from hyctas.evaluation.plots import plot_confusion, plot_overlays
 from hyctas.evaluation.size import size_metrics
-from hyctas.models.factory import load_model
 from hyctas.models.network import check_input
 
 CLASSES, IGNORE = 4, 255
@@ -127,48 +124,3 @@ def test_a_model_of_other_classes_is_refused_and_old_checkpoints_get_the_lists_t
     assert with_dataset_classes(same, voc_table(), Path("m.pt"), lists) is same
     with pytest.raises(DataError, match=r"m.pt: trained on the classes .*classes.json lists"):
         with_dataset_classes(same, cityscapes_table(), Path("m.pt"), lists)
-
-
-def test_seed_spread_gives_each_seed_their_mean_and_sample_std():
-    spread = seed_spread({2: 0.30, 0: 0.20, 1: 0.25})
-    assert spread["seeds"] == 3 and list(spread["miou_seeds"]) == ["0", "1", "2"]
-    assert spread["miou_seed_mean"] == pytest.approx(0.25)
-    assert spread["miou_seed_std"] == pytest.approx(0.05)  # ddof 1
-    one = seed_spread({0: 0.2})
-    assert one["miou_seed_mean"] == 0.2 and one["miou_seed_std"] is None
-
-
-BASELINE = {"name": "fast_scnn", "width": 0.25}
-
-
-def test_further_seeds_are_scored_on_val_as_the_first(lists: Path, tmp_path: Path) -> None:
-    from hyctas.models.factory import build_model, model_checkpoint
-    from hyctas.train.checkpoint import save_checkpoint
-
-    table = voc_table()
-    base = {"num_classes": len(table.names), "ignore_label": IGNORE}
-    paths = {}
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        net = build_model(
-            "baseline",
-            num_classes=base["num_classes"],
-            aux=True,
-            baseline={"name": "fast_scnn", "width": 0.25},
-        )
-        with torch.no_grad():  # weights far from the init, so the two seeds predict apart
-            for weight in net.parameters():
-                weight.normal_(0.0, 0.5)
-        state = model_checkpoint(
-            net, kind="baseline", baseline=BASELINE, num_classes=base["num_classes"],
-            aux=True, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), target="t",
-        )  # fmt: skip
-        paths[seed] = tmp_path / f"seed{seed}.pt"
-        save_checkpoint(paths[seed], {**state, "classes": table.to_dict()})
-    mious = seed_mious(paths, lists, table, base, CPU, PLAIN)
-    assert set(mious) == {1, 2} and mious[1] != mious[2]
-    net, state = load_model(paths[2], CPU)
-    matrix, _ = val_confusion(net, lists, state, base, CPU, PLAIN)
-    assert mious[2] == pytest.approx(matrix.miou())
-    with pytest.raises(DataError, match="trained on the classes"):
-        seed_mious(paths, lists, cityscapes_table(), base, CPU, PLAIN)
