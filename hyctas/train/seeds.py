@@ -79,25 +79,6 @@ def seed_models(seeds_dir: Path) -> dict[int, Path]:
     return paths
 
 
-def seed_mious(
-    models: dict[int, Path],
-    lists_dir: Path,
-    classes: ClassTable,
-    base: dict,
-    device: torch.device,
-    inference: InferenceConfig,
-) -> dict[int, float]:
-    """Val mIoU of each further seed's model of a target (seed -> checkpoint), scored as
-    the first: every val frame, the same test-time inference."""
-    out = {}
-    for seed, path in sorted(models.items()):
-        model, state = load_model(path, device)
-        state = with_dataset_classes(state, classes, path, lists_dir)
-        matrix, _ = val_confusion(model, lists_dir, state, base, device, inference)
-        out[seed] = matrix.miou()
-    return out
-
-
 def seed_spread(mious: dict[int, float]) -> dict[str, Any]:
     """The evaluate metrics of a target's runs over seeds (seed -> val mIoU): their number,
     each seed's mIoU, their mean and sample standard deviation (None with one seed)."""
@@ -120,8 +101,15 @@ def seed_metrics(
     inference: InferenceConfig,
 ) -> dict[str, Any]:
     """`seed_spread` of the first seed's val mIoU (`first`: seed -> mIoU, already scored)
-    and those of the further seeds' `models` (`seed_mious`)."""
-    return seed_spread({**first, **seed_mious(models, lists_dir, classes, base, device, inference)})
+    and those of the further seeds' `models` (seed -> checkpoint), each scored as the first:
+    every val frame, the same test-time inference."""
+    mious = dict(first)
+    for seed, path in sorted(models.items()):
+        model, state = load_model(path, device)
+        state = with_dataset_classes(state, classes, path, lists_dir)
+        matrix, _ = val_confusion(model, lists_dir, state, base, device, inference)
+        mious[seed] = matrix.miou()
+    return seed_spread(mious)
 
 
 def describe_spread(metrics: dict[str, Any]) -> str:
