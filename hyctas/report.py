@@ -293,12 +293,12 @@ def chance_section(rows: list[dict]) -> list[str]:
     compared = band_comparison(rows)
     lat = verdict_latency_key(rows)
     how = "paired latency" if lat == "paired_latency_ms" else "measured latency"
-    seeded = any(c["difference_se"] is not None for c in compared)
+    seeds = [c["seeds"] for c in compared if c["difference_se"] is not None]
     seeds_note = (
         " (the mean over `retrain.seeds` ± their std; a difference ± its standard error over "
-        "the seeds, paired by seed: the noise of retraining these architectures, not of which "
-        "ones the band drew)"
-        if seeded
+        f"the seeds, paired by seed, {min(seeds) - 1} degrees of freedom: the noise of "
+        "retraining these architectures, not of which ones the band drew)"
+        if seeds
         else ""
     )
     lines = [
@@ -478,12 +478,22 @@ def markdown(
         f"{_fmt(r['supernet_miou'])} | {miou_cell(r)} | {_fmt(r.get('inference'))} |"
         for r in rows
     ]
+    seeds = max((r.get("seeds", 1) for r in rows), default=1)
+    seeds_note = (
+        [
+            f"mIoU: the mean over the `retrain.seeds` runs ± their standard deviation ({seeds} seeds).",
+            "",
+        ]
+        if seeds > 1
+        else []
+    )
     lines = [
         f"# {title}",
         "",
         head,
         *body,
         "",
+        *seeds_note,
         "## Verdict",
         "",
         verdict(rows),

@@ -27,6 +27,7 @@ from hyctas.evaluation.accuracy import accuracy_metrics, val_confusion, with_dat
 from hyctas.evaluation.inference import InferenceConfig, padded_size
 from hyctas.evaluation.latency import measure_latency_ms
 from hyctas.evaluation.plots import plot_confusion, plot_overlays
+from hyctas.evaluation.seeds import describe_spread, seed_metrics, seed_models
 from hyctas.evaluation.size import size_metrics
 from hyctas.export import check_onnx, checkpoint_metadata, export_onnx
 from hyctas.latency.runmode import RunMode
@@ -37,7 +38,6 @@ from hyctas.space.arch import Arch
 from hyctas.stage import LISTS, parse_stage_args, run_stage
 from hyctas.tracking import stage_run
 from hyctas.train.distributed import resolve_device
-from hyctas.train.seeds import describe_spread, seed_metrics, seed_models
 
 STAGE = "evaluate"
 
@@ -91,7 +91,7 @@ def main(args: argparse.Namespace) -> None:
         metrics.update(size_metrics(model, height, width))
         metrics.update(measure_latency_ms(model, block["latency"], mode))
         model.to(device)
-        title = f"{target}: mIoU {metrics['miou']:.3f}"
+        title = f"{target}: mIoU {metrics['miou']:.3f}{describe_spread(metrics)}"
         plot_confusion(args.confusion, matrix, classes.names, title)
         plot_overlays(
             args.overlays,

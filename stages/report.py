@@ -92,7 +92,7 @@ def main(args: argparse.Namespace) -> None:
                 "fps",
                 "params_m",
             )
-            if k in r
+            if r.get(k) is not None
         }
         metrics.update(chance_metrics(summary))  # vs band randoms and the baseline family
         run.write_metrics(args.metrics_out, {**metrics, "kendall_tau": summary["kendall_tau"]})

@@ -9,7 +9,8 @@
 `retrain.init` (or the target's own `init` in select.targets, carried by its spec) chooses
 fresh weights (scratch) or the supernet's; baselines always start fresh. `retrain.seeds` > 1
 trains it again with each further seed into --seeds-dir (evaluate scores them all).
-Under torchrun it trains with DDP; SIGTERM checkpoints to --checkpoint and a re-run resumes.
+Under torchrun it trains with DDP; SIGTERM checkpoints to --checkpoint (a further seed's run:
+beside it, `<stem>.seed<N>.pt`) and a re-run resumes.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@
 * `batchnorm`: re-estimating BatchNorm statistics of a sub-network with inherited weights;
 * `latency`: measured end-to-end latency with `profile_latency`'s protocol;
 * `size`: parameters and MACs;
+* `seeds`: a retrained target's further seeds' models, their val mIoU, mean and spread;
 * `plots`: the confusion-matrix and overlay PNGs of `evaluate`;
 * `predict`: `hyctas predict`, a retrained model (`.pt` or `.onnx`) on a user's images;
 * `cityscapes`: cross-check of our mIoU against cityscapesscripts' own evaluation.

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hyctas.atomic import atomic_dir, write_csv
 from hyctas.data import TRAIN_LIST
 from hyctas.data.classes import load_classes
 from hyctas.errors import ConfigError
@@ -28,7 +29,13 @@ from hyctas.train.checkpoint import save_checkpoint
 from hyctas.train.config import TrainConfig
 from hyctas.train.distributed import DistInfo
 from hyctas.train.loop import LoopHooks, train_loop
-from hyctas.train.seeds import seed_checkpoint, seed_model_name, training_seeds, write_seed_manifest
+from hyctas.train.seeds import (
+    seed_checkpoint,
+    seed_log_name,
+    seed_model_name,
+    training_seeds,
+    write_seed_manifest,
+)
 from hyctas.train.session import training_dataset
 from hyctas.train.supernet import load_supernet
 
@@ -74,7 +81,8 @@ def retrain(
     inputs.
 
     Args:
-        seed: training seed (initial weights, batches, augmentation); None: base.seed.
+        seed: training seed (batches, augmentation and, from scratch, the initial weights);
+            None: base.seed.
 
     Returns:
         `history`, `metrics` and `model`: the self-describing model checkpoint dict
@@ -168,9 +176,9 @@ def retrain_seeds(
     stop_after: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train `spec` once per seed of `training_seeds`; rank 0 then writes the first run's
-    model to `out` and the others' to `seeds_dir` (`seed<N>.pt`, listed in its `seeds.json`,
-    which is written with one seed too).
+    """Train `spec` once per seed of `training_seeds`; rank 0 then writes the others' models
+    and training logs to `seeds_dir` (`seed<N>.pt`, `seed<N>_log.csv`, listed in its
+    `seeds.json`, which is written with one seed too), then the first run's model to `out`.
 
     Each run resumes from its own checkpoint (`seed_checkpoint`), so a stopped stage goes on
     at the run it was in, and raising `retrain.seeds` trains only the new runs. The models
@@ -182,7 +190,8 @@ def retrain_seeds(
 
     Returns:
         `history` and `metrics` of the first seed's run, the metrics also listing the
-        `training_seeds` and `seconds_all_seeds`.
+        `training_seeds`, `seconds_all_seeds` and each further run's summary
+        (`further_seeds`).
     """
     seeds = training_seeds(params)
     start = time.perf_counter()
@@ -206,13 +215,18 @@ def retrain_seeds(
             )
         )
     if info.is_main:
-        save_checkpoint(out, runs[0]["model"])
-        for seed, run in zip(seeds[1:], runs[1:], strict=True):
-            save_checkpoint(seeds_dir / seed_model_name(seed), run["model"])
-        write_seed_manifest(seeds_dir, {str(s): seed_model_name(s) for s in seeds[1:]})
+        with atomic_dir(seeds_dir) as folder:  # the whole folder at once: nothing stale
+            for seed, run in zip(seeds[1:], runs[1:], strict=True):
+                save_checkpoint(folder / seed_model_name(seed), run["model"])
+                write_csv(folder / seed_log_name(seed), run["history"])
+            write_seed_manifest(folder, {str(s): seed_model_name(s) for s in seeds[1:]})
+        save_checkpoint(out, runs[0]["model"])  # last: a model.pt comes with its seed folder
     metrics = {
         **runs[0]["metrics"],
         "training_seeds": seeds,
         "seconds_all_seeds": round(time.perf_counter() - start, 1),
+        "further_seeds": {  # each further run's summary; its curve is in the seed folder
+            str(seed): run["metrics"] for seed, run in zip(seeds[1:], runs[1:], strict=True)
+        },
     }
     return {"history": runs[0]["history"], "metrics": metrics}

@@ -88,6 +88,9 @@ def test_further_seeds_train_apart_evaluate_scores_them_and_fewer_reuse_the_firs
     assert second["seed"] == 1 and not same(first, second["model"])
     metrics = json.loads((repo / "out/metrics.json").read_text())
     assert metrics["training_seeds"] == [0, 1] and metrics["seed"] == 0
+    assert (
+        metrics["further_seeds"]["1"]["seed"] == 1 and (repo / "out/seeds/seed1_log.csv").is_file()
+    )
     run(repo, sys.executable, "-m", "stages.evaluate", "--params", two, "--model", "out/model.pt",
         "--seeds-dir", "out/seeds", "--lists", "data/prepare_data/lists",
         "--onnx-out", "ev/model.onnx", "--confusion", "ev/confusion.png",
@@ -102,7 +105,8 @@ def test_further_seeds_train_apart_evaluate_scores_them_and_fewer_reuse_the_firs
     again, log = retrain(repo, "ckpt/seeds.pt", write_params(repo, "one_seed.yaml", {}))
     assert same(first, again) and "training from step 0" not in log  # seeds is not in a run
     assert json.loads((repo / "out/seeds/seeds.json").read_text()) == {"models": {}}
-    assert not (repo / "out/seeds/seed1.pt").exists()
+    assert not (repo / "out/seeds/seed1.pt").exists()  # the folder is replaced whole
+    assert (repo / "ckpt/seeds.seed1.pt").is_file()  # kept for when seeds go up again
 
 
 def test_a_stop_in_a_further_seed_resumes_there_and_leaves_no_new_output(repo):
@@ -114,7 +118,8 @@ def test_a_stop_in_a_further_seed_resumes_there_and_leaves_no_new_output(repo):
     (repo / "stop/model.pt").unlink()
     stopped, log = retrain(repo, "ckpt/stop.pt", two, "stop", "--stop-after", "2", check=False)
     assert stopped is None and "checkpoint saved to ckpt/stop.seed1.pt" in log
-    assert not (repo / "stop/model.pt").exists() and not (repo / "stop/seeds/seed1.pt").exists()
+    assert not (repo / "stop/model.pt").exists()  # the first run finished, but is not written
+    assert json.loads((repo / "stop/seeds/seeds.json").read_text()) == {"models": {}}  # as was
     again, log = retrain(repo, "ckpt/stop.pt", two, "stop")
     assert same(first, again) and "training from step 0" not in log
     fresh, _ = retrain(repo, "ckpt/fresh.pt", two, "fresh")

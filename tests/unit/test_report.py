@@ -251,7 +251,14 @@ def test_the_front_plot_draws_the_baseline_family_and_the_band_randoms(tmp_path)
 
 
 def test_with_several_seeds_the_band_difference_has_a_paired_standard_error():
-    from hyctas.report import band_comparison, chance_section, difference_se, miou_cell
+    from hyctas.report import (
+        band_comparison,
+        chance_metrics,
+        chance_section,
+        difference_se,
+        hv_vs_baselines,
+        miou_cell,
+    )
 
     def seeded(r, mious):
         values = np.array(mious)
@@ -270,9 +277,20 @@ def test_with_several_seeds_the_band_difference_has_a_paired_standard_error():
     expected = np.std(differences, ddof=1) / np.sqrt(3)
     assert fast["difference"] == pytest.approx(np.mean(differences))
     assert fast["difference_se"] == pytest.approx(expected)
-    assert expected < rows[0]["miou_std"] / np.sqrt(3)  # smaller than the unpaired error
+    unpaired = np.sqrt(rows[0]["miou_std"] ** 2 / 3 + np.var([0.13, 0.135, 0.19], ddof=1) / 3)
+    assert expected < unpaired / 3  # the shared seed-2 shift is not noise of the difference
     text = "\n".join(chance_section(rows))
-    assert f"| {np.mean(differences):+.3f} ± {expected:.3f} |" in text and "paired by seed" in text
+    assert f"| {np.mean(differences):+.3f} ± {expected:.3f} |" in text
+    assert "paired by seed, 2 degrees of freedom" in text
+    metrics = chance_metrics(
+        {"search_vs_chance": [fast], "search_vs_baselines": hv_vs_baselines(rows)}
+    )
+    assert metrics["fast.miou_minus_band_mean_se"] == pytest.approx(expected)
+    page = markdown(rows, {}, SIZES, None, {}, "t")
+    assert (
+        "mIoU: the mean over the `retrain.seeds` runs ± their standard deviation (3 seeds)." in page
+    )
+    assert "retrain.seeds" not in markdown(CHANCE_ROWS, {}, SIZES, None, {}, "t")
     assert miou_cell(rows[0]) == f"{rows[0]['miou']:.3f} ± {rows[0]['miou_std']:.3f} (3 seeds)"
     assert miou_cell(BASE) == "0.100" and "paired by seed" not in "\n".join(
         chance_section(CHANCE_ROWS)

@@ -1,35 +1,14 @@
-"""A retrained target's seeds: which, where their runs go, the manifest evaluate reads, and
-their val mIoU, mean and spread."""
+"""Which seeds a retrained target is trained with and where each run's checkpoint goes."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-import torch
 
-from hyctas.data.classes import cityscapes_table, voc_table
-from hyctas.errors import DataError
-from hyctas.evaluation.accuracy import val_confusion
-from hyctas.evaluation.inference import PLAIN
-from hyctas.models.factory import build_model, load_model, model_checkpoint
-from hyctas.train.checkpoint import save_checkpoint
-from hyctas.train.seeds import (
-    describe_spread,
-    seed_checkpoint,
-    seed_metrics,
-    seed_models,
-    seed_spread,
-    training_seeds,
-    write_seed_manifest,
-)
-
-CPU = torch.device("cpu")
-IGNORE = 255
-BASELINE = {"name": "fast_scnn", "width": 0.25}
+from hyctas.errors import ConfigError
+from hyctas.params import validate_params
+from hyctas.train.seeds import seed_checkpoint, training_seeds
 
 
 def test_seeds_count_up_from_the_base_seed():
@@ -37,90 +16,11 @@ def test_seeds_count_up_from_the_base_seed():
     assert training_seeds({"base": {"seed": 0}, "retrain": {"seeds": 1}}) == [0]
 
 
-def test_a_further_seeds_checkpoint_sits_beside_the_first_and_no_targets():
+def test_a_further_seeds_checkpoint_sits_beside_the_first_and_no_targets(params):
     first = Path("checkpoints/retrain/fast.pt")
     assert seed_checkpoint(first, 2) == Path("checkpoints/retrain/fast.seed2.pt")
     assert seed_checkpoint(first, 2) != seed_checkpoint(first, 3)
-    # A target may be called "fast-seed2" (names allow "-", never "."): its own checkpoint.
-    assert seed_checkpoint(first, 2) != Path("checkpoints/retrain/fast-seed2.pt")
-
-
-def test_the_manifest_lists_the_further_models_and_drops_stale_ones(tmp_path):
-    for name in ("seed1.pt", "seed2.pt", "seed3.pt"):
-        (tmp_path / name).write_bytes(b"weights")
-    write_seed_manifest(tmp_path, {"1": "seed1.pt", "2": "seed2.pt"})
-    assert seed_models(tmp_path) == {1: tmp_path / "seed1.pt", 2: tmp_path / "seed2.pt"}
-    assert not (tmp_path / "seed3.pt").exists()  # a seed no longer trained
-    write_seed_manifest(tmp_path, {})  # one seed: an empty manifest, never an empty folder
-    assert seed_models(tmp_path) == {}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds.json"]
-
-
-@pytest.mark.parametrize(
-    ("text", "phrase"),
-    [
-        (None, "seeds.json: unreadable seed manifest"),
-        ("{not json", "unreadable seed manifest"),
-        (json.dumps({"models": []}), "unreadable seed manifest"),
-        (json.dumps({"seeds": {}}), "unreadable seed manifest"),
-        (json.dumps({"models": {"x": "seed1.pt"}}), "a seed that is not an integer"),
-        (json.dumps({"models": {"1": "seed1.pt"}}), r"lists models that are missing \(.*seed1"),
-    ],
-)
-def test_a_bad_manifest_names_the_file_and_the_fix(tmp_path, text, phrase):
-    if text is not None:
-        (tmp_path / "seeds.json").write_text(text)
-    with pytest.raises(DataError, match=phrase + r".*re-run the retrain stage"):
-        seed_models(tmp_path)
-
-
-def test_seed_spread_gives_each_seed_their_mean_and_sample_std():
-    spread = seed_spread({2: 0.30, 0: 0.20, 1: 0.25})
-    assert spread["seeds"] == 3 and list(spread["miou_seeds"]) == ["0", "1", "2"]
-    assert spread["miou_seed_mean"] == pytest.approx(0.25)
-    assert spread["miou_seed_std"] == pytest.approx(0.05)  # ddof 1
-    assert describe_spread(spread) == " (mean of 3 seeds 0.2500 +- 0.0500)"
-    one = seed_spread({0: 0.2})
-    assert one["miou_seed_mean"] == 0.2 and one["miou_seed_std"] is None
-    assert describe_spread(one) == ""
-
-
-@pytest.fixture()
-def lists(tmp_path: Path) -> Path:
-    """val.txt over two random frames of classes 0-3 and void."""
-    rng = np.random.default_rng(0)
-    lines = []
-    for i in range(2):
-        image, label = tmp_path / f"{i}.png", tmp_path / f"{i}_label.png"
-        cv2.imwrite(str(image), rng.integers(0, 256, (64, 128, 3), dtype=np.uint8))
-        cv2.imwrite(str(label), rng.choice([0, 1, 2, 3, IGNORE], (64, 128)).astype(np.uint8))
-        lines.append(f"{image.name}\t{label.name}")
-    (tmp_path / "val.txt").write_text("\n".join(lines) + "\n")
-    return tmp_path
-
-
-def test_further_seeds_are_scored_on_val_as_the_first(lists: Path, tmp_path: Path) -> None:
-    table = voc_table()
-    base = {"num_classes": len(table.names), "ignore_label": IGNORE}
-    paths = {}
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        net = build_model("baseline", num_classes=base["num_classes"], aux=True, baseline=BASELINE)
-        with torch.no_grad():  # weights far from the init, so the two seeds predict apart
-            for weight in net.parameters():
-                weight.normal_(0.0, 0.5)
-        state = model_checkpoint(
-            net, kind="baseline", baseline=BASELINE, num_classes=base["num_classes"],
-            aux=True, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), target="t",
-        )  # fmt: skip
-        paths[seed] = tmp_path / f"seed{seed}.pt"
-        save_checkpoint(paths[seed], {**state, "classes": table.to_dict()})
-    metrics = seed_metrics({0: 0.5}, paths, lists, table, base, CPU, PLAIN)
-    mious = metrics["miou_seeds"]
-    assert list(mious) == ["0", "1", "2"] and mious["0"] == 0.5 and mious["1"] != mious["2"]
-    net, state = load_model(paths[2], CPU)
-    matrix, _ = val_confusion(net, lists, state, base, CPU, PLAIN)
-    assert mious["2"] == pytest.approx(matrix.miou())
-    assert metrics["miou_seed_mean"] == pytest.approx(np.mean(list(mious.values())))
-    with pytest.raises(DataError, match="trained on the classes"):
-        seed_metrics({0: 0.5}, paths, lists, cityscapes_table(), base, CPU, PLAIN)
+    # No target can be called "fast.seed2": the schema refuses a "." in target names.
+    targets = {**params["select"]["targets"], "fast.seed2": {"front_quantile": 0.1}}
+    with pytest.raises(ConfigError, match="fast.seed2"):
+        validate_params({**params, "select": {**params["select"], "targets": targets}})

@@ -1,0 +1,99 @@
+"""Scoring a retrained target's runs over seeds (`retrain.seeds`): the further seeds' models
+from the manifest retrain wrote (`hyctas.train.seeds`), their val mIoU beside the first's, and
+the mean and spread the report compares targets by.
+
+Only `evaluate` imports this module, so editing it reruns evaluate but no training.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hyctas.data.classes import ClassTable
+from hyctas.errors import DataError
+from hyctas.evaluation.accuracy import val_confusion, with_dataset_classes
+from hyctas.evaluation.inference import InferenceConfig
+from hyctas.models.factory import load_model
+from hyctas.train.seeds import SEED_MANIFEST, seed_model_name
+
+
+def seed_models(seeds_dir: Path) -> dict[int, Path]:
+    """The further seeds' models a retrain wrote (seed -> checkpoint), from `seeds.json`.
+
+    Raises:
+        DataError: the manifest is missing, unreadable or malformed, or names a missing model.
+    """
+    manifest = seeds_dir / SEED_MANIFEST
+    fix = "re-run the retrain stage"
+    try:
+        models = json.loads(manifest.read_text())["models"]
+        paths = {int(seed): seeds_dir / str(name) for seed, name in models.items()}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{manifest}: unreadable seed manifest ({exc}); {fix}") from None
+    except ValueError as exc:
+        raise DataError(f"{manifest}: a seed that is not an integer ({exc}); {fix}") from None
+    renamed = [f"{s}: {p.name}" for s, p in paths.items() if p.name != seed_model_name(s)]
+    if renamed:
+        raise DataError(f"{manifest}: models not named for their seed ({renamed}); {fix}")
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise DataError(f"{manifest} lists models that are missing ({', '.join(missing)}); {fix}")
+    return paths
+
+
+def seed_spread(mious: dict[int, float]) -> dict[str, Any]:
+    """The evaluate metrics of a target's runs over seeds (seed -> val mIoU): their number,
+    each seed's mIoU, their mean and sample standard deviation (None with one seed)."""
+    values = np.array([mious[s] for s in sorted(mious)], dtype=float)
+    return {
+        "seeds": len(values),
+        "miou_seeds": {str(s): mious[s] for s in sorted(mious)},
+        "miou_seed_mean": float(values.mean()),
+        "miou_seed_std": float(values.std(ddof=1)) if len(values) > 1 else None,
+    }
+
+
+def seed_metrics(
+    first: dict[int, float],
+    models: dict[int, Path],
+    lists_dir: Path,
+    classes: ClassTable,
+    base: dict,
+    device: torch.device,
+    inference: InferenceConfig,
+) -> dict[str, Any]:
+    """`seed_spread` of the first seed's val mIoU (`first`: seed -> mIoU, already scored)
+    and those of the further seeds' `models` (seed -> checkpoint), each scored as the first:
+    every val frame, the same test-time inference.
+
+    Raises:
+        DataError: a further model of the first seed (the manifest of another run).
+    """
+    if twice := set(first) & set(models):
+        raise DataError(
+            f"the seed folder holds a model of seed {sorted(twice)}, the first model's own; "
+            "re-run the retrain stage"
+        )
+    mious = dict(first)
+    for seed, path in sorted(models.items()):
+        model, state = load_model(path, device)
+        state = with_dataset_classes(state, classes, path, lists_dir)
+        matrix, _ = val_confusion(model, lists_dir, state, base, device, inference)
+        mious[seed] = matrix.miou()
+    return seed_spread(mious)
+
+
+def describe_spread(metrics: dict[str, Any]) -> str:
+    """The seeds' mean and std for a log line, as ' (mean of 3 seeds 0.2500 +- 0.0100)';
+    empty with one seed."""
+    if metrics["seeds"] < 2:
+        return ""
+    return (
+        f" (mean of {metrics['seeds']} seeds {metrics['miou_seed_mean']:.4f} "
+        f"+- {metrics['miou_seed_std']:.4f})"
+    )
