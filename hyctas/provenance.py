@@ -133,13 +133,33 @@ def files_digest(paths: Iterable[Path], root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def code_digest(stage: str, root: Path = PROJECT_ROOT) -> str:
-    """Digest of the content of every file in `stage_code_files(stage)`."""
+def module_code_files(module: str, root: Path = PROJECT_ROOT) -> list[str]:
+    """Project files (relative, POSIX) that importing library `module` may run or read.
+
+    Raises:
+        ValueError: `module` is no project module under `root`.
+    """
+    if _module_file(module, root) is None:
+        raise ValueError(f"no project module {module} under {root}")
+    return list(_closure(module, root))
+
+
+def _files_content_digest(rels: Iterable[str], root: Path) -> str:
     files: list[Path] = []
-    for rel in stage_code_files(stage, root):
+    for rel in rels:
         path = root / rel
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
     return files_digest(files, root)
+
+
+def code_digest(stage: str, root: Path = PROJECT_ROOT) -> str:
+    """Digest of the content of every file in `stage_code_files(stage)`."""
+    return _files_content_digest(stage_code_files(stage, root), root)
+
+
+def module_code_digest(module: str, root: Path = PROJECT_ROOT) -> str:
+    """Digest of the content of every file in `module_code_files(module)`."""
+    return _files_content_digest(module_code_files(module, root), root)
 
 
 def file_digest(path: str | Path, length: int | None = 16) -> str:
@@ -171,9 +191,22 @@ class Fingerprint:
     parts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, stage: str, params: Any, files: Mapping[str, str | Path]) -> Fingerprint:
-        """The fingerprint of a `stage` run reading `params` and the named input `files`."""
-        parts = {"params": _digest(params), "code": code_digest(stage)}
+    def of(
+        cls,
+        stage: str,
+        params: Any,
+        files: Mapping[str, str | Path],
+        *,
+        code_module: str | None = None,
+    ) -> Fingerprint:
+        """The fingerprint of a `stage` run reading `params` and the named input `files`.
+
+        Its code is the stage's, or with `code_module` only that library module's and its
+        imports': for a run that should outlive edits to the rest of the stage (rank_check's
+        stand-alone trainings against its correlations and plots).
+        """
+        code = module_code_digest(code_module) if code_module else code_digest(stage)
+        parts = {"params": _digest(params), "code": code}
         parts.update({f"file:{name}": file_digest(path) for name, path in sorted(files.items())})
         return cls(parts)
 

@@ -481,7 +481,8 @@ def markdown(
     seeds = max((r.get("seeds", 1) for r in rows), default=1)
     seeds_note = (
         [
-            f"mIoU: the mean over the `retrain.seeds` runs ± their standard deviation ({seeds} seeds).",
+            "mIoU: the mean over the `retrain.seeds` runs ± their standard deviation "
+            f"({seeds} seeds).",
             "",
         ]
         if seeds > 1

@@ -84,7 +84,11 @@ def main(args: argparse.Namespace) -> None:
             **inference.to_dict(),  # which inference the mIoU is of
         }
         first = {state.get("seed", base["seed"]): metrics["miou"]}  # older models: no seed
-        metrics.update(seed_metrics(first, further, args.lists, classes, base, device, inference))
+        metrics.update(
+            seed_metrics(
+                first, further, args.lists, classes, base, device, inference, network=state
+            )
+        )
         # Size and export at the latency measurement's input, so MACs and latency in the
         # report describe one input whatever the val frames' sizes.
         height, width = padded_size(block["latency"]["height"], block["latency"]["width"])

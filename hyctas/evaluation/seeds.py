@@ -58,6 +58,26 @@ def seed_spread(mious: dict[int, float]) -> dict[str, Any]:
     }
 
 
+# The checkpoint keys that say which network a model is (`model_checkpoint`).
+NETWORK_KEYS = ("target", "kind", "arch", "baseline", "search_space")
+
+
+def check_same_network(state: dict, first: dict, path: Path, seed: int) -> None:
+    """Raise DataError unless the checkpoint `state` (read from `path`) is a run of the
+    first model's network (`first`: model.pt's checkpoint dict) trained with `seed`.
+
+    A seed folder left from a retrain of another architecture or target would otherwise be
+    averaged into this target's mIoU.
+    """
+    fix = "re-run the retrain stage"
+    differ = [k for k in NETWORK_KEYS if state.get(k) != first.get(k)]
+    if differ:
+        what = ", ".join(f"{k} {state.get(k)!r} (model.pt: {first.get(k)!r})" for k in differ)
+        raise DataError(f"{path}: not a run of the first model's network: {what}; {fix}")
+    if state.get("seed", seed) != seed:
+        raise DataError(f"{path}: trained with seed {state['seed']}, listed as seed {seed}; {fix}")
+
+
 def seed_metrics(
     first: dict[int, float],
     models: dict[int, Path],
@@ -66,13 +86,17 @@ def seed_metrics(
     base: dict,
     device: torch.device,
     inference: InferenceConfig,
+    *,
+    network: dict,
 ) -> dict[str, Any]:
     """`seed_spread` of the first seed's val mIoU (`first`: seed -> mIoU, already scored)
     and those of the further seeds' `models` (seed -> checkpoint), each scored as the first:
-    every val frame, the same test-time inference.
+    every val frame, the same test-time inference. `network` is the first model's
+    checkpoint dict; every further model must be of its network (`check_same_network`).
 
     Raises:
-        DataError: a further model of the first seed (the manifest of another run).
+        DataError: a further model of the first seed, of another network, or whose own seed
+            is not the one it is listed under (the manifest of another run).
     """
     if twice := set(first) & set(models):
         raise DataError(
@@ -82,6 +106,7 @@ def seed_metrics(
     mious = dict(first)
     for seed, path in sorted(models.items()):
         model, state = load_model(path, device)
+        check_same_network(state, network, path, seed)
         state = with_dataset_classes(state, classes, path, lists_dir)
         matrix, _ = val_confusion(model, lists_dir, state, base, device, inference)
         mious[seed] = matrix.miou()

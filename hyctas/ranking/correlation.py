@@ -56,20 +56,23 @@ def noise_ceilings(first: Sequence[float], second: Sequence[float]) -> dict[str,
     K = 12 the estimates run a little low (about 0.02) and spread by about 0.1.
 
     Returns:
-        `seed_noise_std` (mIoU), `ceiling_tau_one_seed`, `ceiling_tau_seed_mean`; None with
-        fewer than 3 pairs or no spread.
+        `seed_noise_std` (mIoU), `ceiling_tau_one_seed`, `ceiling_tau_seed_mean`: all None
+        with fewer than 3 pairs or when neither seed varies; a ceiling alone is None when its
+        reference does not vary (the two seeds' mean can be constant while each seed is not).
     """
     a, b = np.asarray(first, float), np.asarray(second, float)
     if len(a) != len(b):
         raise ValueError(f"{len(a)} first-seed scores against {len(b)} second-seed ones")
     keys = ("seed_noise_std", "ceiling_tau_one_seed", "ceiling_tau_seed_mean")
     one_seed_var = (np.var(a, ddof=1) + np.var(b, ddof=1)) / 2 if len(a) >= 3 else 0.0
-    mean_var = np.var((a + b) / 2, ddof=1) if len(a) >= 3 else 0.0
-    if one_seed_var <= 0 or mean_var <= 0:
+    if one_seed_var <= 0:
         return dict.fromkeys(keys)
+    mean_var = float(np.var((a + b) / 2, ddof=1))
     noise = float(np.var(a - b, ddof=1) / 2)
 
-    def ceiling(noise_var: float, var: float) -> float:
+    def ceiling(noise_var: float, var: float) -> float | None:
+        if var <= 0:
+            return None
         reliability = min(1.0, max(0.0, 1 - noise_var / var))
         return float(2 / math.pi * math.asin(math.sqrt(reliability)))
 
@@ -83,23 +86,30 @@ def noise_ceilings(first: Sequence[float], second: Sequence[float]) -> dict[str,
 def band_pair_agreement(
     latency: Sequence[float], x: Sequence[float], y: Sequence[float], band: float
 ) -> dict[str, int]:
-    """How often two scorings order the architectures of one latency band alike.
+    """How often a scoring `x` orders the architectures of one latency band as the
+    reference `y` does.
 
     A pair is in a band when its predicted latencies differ by at most a factor `1 + band`
     (comparable to the +-band `select` draws random architectures from): that is where a
-    search's pick competes. Ties count as disagreements. Pairs closer than the reference's
-    noise agree by chance, so read the count beside the seeds' own.
+    search's pick competes. A pair the reference ties has no order to agree with and is
+    counted apart (`ties`); a pair `x` ties but `y` orders is a disagreement. Pairs closer
+    than the reference's noise agree by chance, so read the count beside the seeds' own.
 
     Returns:
-        `pairs` (in a band) and `agree` (of those, ordered alike by `x` and `y`).
+        `pairs` (in a band, ordered by `y`), `agree` (of those, ordered alike by `x`) and
+        `ties` (in a band, tied by `y`).
     """
     t, a, b = (np.asarray(v, float) for v in (latency, x, y))
     if not len(t) == len(a) == len(b):
         raise ValueError(f"{len(t)} latencies, {len(a)} and {len(b)} scores")
-    pairs = agree = 0
+    pairs = agree = ties = 0
     for i in range(len(t)):
         for j in range(i + 1, len(t)):
-            if max(t[i], t[j]) <= (1 + band) * min(t[i], t[j]):
-                pairs += 1
-                agree += int(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j]) > 0)
-    return {"pairs": pairs, "agree": agree}
+            if max(t[i], t[j]) > (1 + band) * min(t[i], t[j]):
+                continue
+            if b[i] == b[j]:
+                ties += 1
+                continue
+            pairs += 1
+            agree += int(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j]) > 0)
+    return {"pairs": pairs, "agree": agree, "ties": ties}

@@ -14,15 +14,15 @@ For N architectures picked over the branch counts and the predicted-latency rang
   seed-to-seed tau and the seeds' noise say how well any proxy could rank against one seed
   or against the mean of two (`noise_ceilings`).
 
-Runs go one after another, each with its own resumable checkpoint
-(`<checkpoints>/<arch id>-seed<seed>.pt`, fingerprinted like retrain's) and, once evaluated,
-its result (`.json` beside it). SIGTERM saves the run in progress; the next invocation
-reuses every finished run and resumes that one at its step.
+Runs go one after another (`hyctas.ranking.standalone`), each with its own resumable
+checkpoint (`<checkpoints>/<arch id>-seed<seed>.pt`, fingerprinted by the training and
+evaluation code only) and, once evaluated, its result (`.json` beside it). SIGTERM saves
+the run in progress; the next invocation reuses every finished run and resumes that one at
+its step.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -32,40 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from hyctas.atomic import write_figure, write_json
-from hyctas.data import TRAIN_LIST
+from hyctas.atomic import write_figure
 from hyctas.errors import ConfigError
-from hyctas.evaluation.accuracy import val_confusion
 from hyctas.evaluation.inference import InferenceConfig
-from hyctas.models.factory import build_model
-from hyctas.provenance import Fingerprint
 from hyctas.ranking.correlation import band_pair_agreement, noise_ceilings, rank_correlations
 from hyctas.ranking.pick import Candidate, candidate_pool, stratified_pick
+from hyctas.ranking.standalone import STAGE, standalone_recipe, train_standalone
 from hyctas.space.arch import Arch
-from hyctas.space.config import SpaceConfig
-from hyctas.train.config import TrainConfig
-from hyctas.train.distributed import DistInfo
-from hyctas.train.loop import LoopHooks, train_loop
-from hyctas.train.session import training_dataset
 from hyctas.train.supernet import inherited_miou, load_supernet, search_frames
-
-STAGE = "rank_check"
-
-
-def standalone_recipe(params: dict) -> dict:
-    """`retrain.recipe` with `rank_check.iterations`: the recipe of every stand-alone run.
-
-    Raises:
-        ConfigError: the iterations do not exceed the recipe's warm-up.
-    """
-    recipe = {**params["retrain"]["recipe"], "iterations": params[STAGE]["iterations"]}
-    if recipe["warmup_iters"] >= recipe["iterations"]:
-        raise ConfigError(
-            f"{STAGE}.iterations = {recipe['iterations']} must be above retrain.recipe."
-            f"warmup_iters = {recipe['warmup_iters']} (the stand-alone runs use the retrain "
-            "recipe with these iterations)"
-        )
-    return recipe
 
 
 def planned_runs(block: dict, seed: int) -> list[tuple[int, int]]:
@@ -83,74 +57,6 @@ def planned_runs(block: dict, seed: int) -> list[tuple[int, int]]:
             f"{STAGE}.repeat_seed = {seed} is base.seed: the repeats would be the same runs"
         )
     return [(i, seed) for i in range(n)] + [(i, block["repeat_seed"]) for i in range(k)]
-
-
-def train_standalone(
-    params: dict,
-    arch: Arch,
-    cfg: SpaceConfig,
-    seed: int,
-    lists_dir: Path,
-    checkpoint: Path,
-    *,
-    device: torch.device,
-    stop_after: int | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train `arch` from scratch with `seed` (resuming `checkpoint`), then its val mIoU.
-
-    The result is cached beside the checkpoint (`.json`) under the run's fingerprint; a
-    cached result with the same fingerprint is returned without training.
-    """
-    base = {**params["base"], "seed": seed}
-    block = standalone_recipe(params)
-    recipe = TrainConfig.from_params(block, "retrain.recipe")
-    inference = InferenceConfig.from_params(params["evaluate"], "evaluate")
-    fingerprint = Fingerprint.of(
-        STAGE,
-        {
-            "base": base,
-            "arch": arch.to_dict(),
-            "space": cfg.to_params(),
-            "recipe": block,
-            "inference": inference.to_dict(),
-        },
-        {"lists": lists_dir},
-    )
-    done = checkpoint.with_suffix(".json")
-    if done.is_file():
-        cached = json.loads(done.read_text())
-        if fingerprint.matches(cached.get("fingerprint")):
-            return {**cached["result"], "reused": True}
-    torch.manual_seed(seed)
-    model = build_model(
-        "segnet", num_classes=base["num_classes"], aux=True, arch=arch, search_space=cfg
-    )
-    hooks = LoopHooks(archs_for_step=lambda step: [None], forward=lambda m, x, _: m(x))
-    start = time.perf_counter()
-    trained = train_loop(
-        model,
-        training_dataset(lists_dir, TRAIN_LIST, base, recipe),
-        recipe,
-        hooks,
-        device=device,
-        info=DistInfo(),
-        seed=seed,
-        ignore_label=base["ignore_label"],
-        checkpoint_path=checkpoint,
-        fingerprint=fingerprint,
-        stop_after=stop_after,
-        progress=progress,
-    )
-    norm = {"mean": recipe.augment.mean, "std": recipe.augment.std}
-    matrix, _ = val_confusion(model, lists_dir, norm, base, device, inference)
-    result = {
-        "standalone_miou": matrix.miou(),
-        "final_loss": trained.summary(0.0)["final_loss"],
-        "seconds": round(time.perf_counter() - start, 1),
-    }
-    write_json(done, {"fingerprint": fingerprint.to_dict(), "result": result})
-    return {**result, "reused": False, "resumed_from_step": trained.resumed_from}
 
 
 def _log(message: str) -> None:
@@ -246,10 +152,12 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     `seed_noise_std`, `ceiling_tau_one_seed`, `ceiling_tau_seed_mean`: the seeds' noise and
     the tau a perfect proxy would reach against one seed or the two seeds' mean
     (`noise_ceilings`, a normal model; steadier than `seed_tau` over a few pairs);
-    `band_pairs`, `band_pairs_agree`: pairs of the N within a latency factor `1 + band`, and
-    how many of them inherited mIoU orders as each architecture's mean stand-alone mIoU does
-    (over its runs: both seeds for the K); `band_seed_pairs`, `band_seed_pairs_agree`: the
-    same pairs among the K, and how many the two seeds order alike (`band_pair_agreement`);
+    `band`, `band_pairs`, `band_pairs_agree`: pairs of the N within a latency factor
+    `1 + band`, and how many of them inherited mIoU orders as each architecture's mean
+    stand-alone mIoU does (over its runs: both seeds for the K), `band_pairs_tied` those that
+    mean ties (left out); `band_seed_pairs`, `band_seed_pairs_agree`, `band_seed_pairs_tied`:
+    the same pairs among the K, and how many the repeat seed orders as the first does
+    (`band_pair_agreement`);
     `*_vs_latency_rho`: Spearman rho of each mIoU against predicted latency (does accuracy grow
     with network size?).
     """
@@ -286,10 +194,13 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         "kendall_tau_seed_mean": seed_mean["kendall_tau"],
         "spearman_rho_seed_mean": seed_mean["spearman_rho"],
         **noise_ceilings(seed_a, seed_b),
+        "band": band,
         "band_pairs": in_band["pairs"],
         "band_pairs_agree": in_band["agree"],
+        "band_pairs_tied": in_band["ties"],
         "band_seed_pairs": seeds_in_band["pairs"],
         "band_seed_pairs_agree": seeds_in_band["agree"],
+        "band_seed_pairs_tied": seeds_in_band["ties"],
         "inherited_vs_latency_rho": rank_correlations(latency, inherited)["spearman_rho"],
         "standalone_vs_latency_rho": rank_correlations(latency, standalone)["spearman_rho"],
         "inherited_miou_mean": float(np.mean(inherited)) if inherited else None,

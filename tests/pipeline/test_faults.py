@@ -198,26 +198,33 @@ def test_malformed_model_spec(repo, text, phrases):
 
 
 @pytest.mark.parametrize(
-    ("manifest", "phrase"),
+    ("manifest", "stale_width", "phrase"),
     [
-        (None, "seeds.json: unreadable seed manifest"),
-        ({"models": []}, "seeds.json: unreadable seed manifest"),
-        ({"models": {"one": "seed1.pt"}}, "a seed that is not an integer"),
-        ({"models": {"1": "seed1.pt"}}, "seeds.json lists models that are missing"),
+        (None, None, "seeds.json: unreadable seed manifest"),
+        ({"models": []}, None, "seeds.json: unreadable seed manifest"),
+        ({"models": {"one": "seed1.pt"}}, None, "a seed that is not an integer"),
+        ({"models": {"1": "seed1.pt"}}, None, "seeds.json lists models that are missing"),
+        ({"models": {"1": "seed1.pt"}}, 0.5, "seed1.pt: not a run of the first model's network"),
     ],
-    ids=["missing", "not-a-mapping", "bad-seed", "missing-model"],
+    ids=["missing", "not-a-mapping", "bad-seed", "missing-model", "other-network"],
 )
-def test_a_bad_seed_manifest_stops_evaluate(repo, tmp_path, manifest, phrase):
+def test_a_bad_seed_manifest_stops_evaluate(repo, tmp_path, manifest, stale_width, phrase):
     from hyctas.models.factory import build_model, model_checkpoint
     from hyctas.train.checkpoint import save_checkpoint
 
-    baseline = {"name": "fast_scnn", "width": 0.25}
-    net = build_model("baseline", num_classes=19, aux=False, baseline=baseline)
-    state = model_checkpoint(net, kind="baseline", baseline=baseline, num_classes=19, aux=False,
-                             mean=(0.5,) * 3, std=(0.25,) * 3, target="t")  # fmt: skip
+    def save_model(path: Path, width: float) -> None:
+        baseline = {"name": "fast_scnn", "width": width}
+        net = build_model("baseline", num_classes=19, aux=False, baseline=baseline)
+        state = model_checkpoint(net, kind="baseline", baseline=baseline, num_classes=19,
+                                 aux=False, mean=(0.5,) * 3, std=(0.25,) * 3,
+                                 target="t")  # fmt: skip
+        save_checkpoint(path, state)
+
     case = tmp_path
-    save_checkpoint(case / "model.pt", state)
+    save_model(case / "model.pt", 0.25)
     (case / "seeds").mkdir(parents=True, exist_ok=True)
+    if stale_width is not None:  # left from a retrain of another network
+        save_model(case / "seeds" / "seed1.pt", stale_width)
     if manifest is not None:
         (case / "seeds" / "seeds.json").write_text(json.dumps(manifest))
     outs = [case / "ev" / name for name in ("model.onnx", "c.png", "o.png", "m.json")]

@@ -11,6 +11,8 @@ from hyctas.provenance import (
     Fingerprint,
     code_digest,
     file_digest,
+    module_code_digest,
+    module_code_files,
     stage_code_files,
     stage_names,
     sync_dvc_yaml,
@@ -66,6 +68,22 @@ def test_code_digest_changes_with_an_imported_file_only(project):
     assert code_digest("train", project) != after["train"]
 
 
+def test_a_modules_code_is_its_imports_only(project):
+    assert module_code_files("hyctas.loop", project) == [
+        "hyctas/__init__.py",
+        "hyctas/loop.py",
+        "hyctas/metrics.py",
+        "hyctas/tables",
+    ]
+    before = module_code_digest("hyctas.loop", project)
+    write(project, "stages/train.py", "from hyctas.loop import run  # edited\n")
+    assert module_code_digest("hyctas.loop", project) == before  # the stage is not its code
+    write(project, "hyctas/metrics.py", 'TABLE, SPLIT = "tables", "sub"  # edited\n')
+    assert module_code_digest("hyctas.loop", project) != before
+    with pytest.raises(ValueError, match="no project module hyctas.nope"):
+        module_code_files("hyctas.nope", project)
+
+
 def test_the_repository_stages(tmp_path):
     assert "evaluate" in stage_names()
     evaluate = stage_code_files("evaluate")
@@ -115,6 +133,9 @@ def test_fingerprint_covers_params_files_and_code(tmp_path, monkeypatch):
     monkeypatch.setattr("hyctas.provenance.code_digest", lambda stage: "edited")
     third = Fingerprint.of("retrain", {"lr": 1}, {"supernet": weights, "lists": lists})
     assert third.changes(second.to_dict()) == "changed: code"
+    monkeypatch.setattr("hyctas.provenance.module_code_digest", lambda module: module)
+    of_module = Fingerprint.of("retrain", {"lr": 1}, {}, code_module="hyctas.train.loop")
+    assert of_module.parts["code"] == "hyctas.train.loop"  # the module's code, not the stage's
     assert "older version" in third.changes({"digest": "x"})
 
 

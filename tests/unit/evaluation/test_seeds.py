@@ -78,23 +78,33 @@ def lists(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _baseline_run(
+    path: Path, seed: int, table, *, baseline: dict = BASELINE, target: str = "t"
+) -> dict:
+    """Save a Fast-SCNN `baseline` model as retrain does for `seed`; returns its checkpoint."""
+    torch.manual_seed(seed)
+    num_classes = len(table.names)
+    net = build_model("baseline", num_classes=num_classes, aux=True, baseline=baseline)
+    with torch.no_grad():  # weights far from the init, so the seeds predict apart
+        for weight in net.parameters():
+            weight.normal_(0.0, 0.5)
+    state = model_checkpoint(
+        net, kind="baseline", baseline=baseline, num_classes=num_classes,
+        aux=True, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), target=target,
+    )  # fmt: skip
+    state = {**state, "seed": seed, "classes": table.to_dict()}
+    save_checkpoint(path, state)
+    return state
+
+
 def test_further_seeds_are_scored_on_val_as_the_first(lists: Path, tmp_path: Path) -> None:
     table = voc_table()
     base = {"num_classes": len(table.names), "ignore_label": IGNORE}
-    paths = {}
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        net = build_model("baseline", num_classes=base["num_classes"], aux=True, baseline=BASELINE)
-        with torch.no_grad():  # weights far from the init, so the two seeds predict apart
-            for weight in net.parameters():
-                weight.normal_(0.0, 0.5)
-        state = model_checkpoint(
-            net, kind="baseline", baseline=BASELINE, num_classes=base["num_classes"],
-            aux=True, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), target="t",
-        )  # fmt: skip
-        paths[seed] = tmp_path / f"seed{seed}.pt"
-        save_checkpoint(paths[seed], {**state, "classes": table.to_dict()})
-    metrics = seed_metrics({0: 0.5}, paths, lists, table, base, CPU, PLAIN)
+    first = _baseline_run(tmp_path / "model.pt", 0, table)
+    paths = {seed: tmp_path / f"seed{seed}.pt" for seed in (1, 2)}
+    for seed, path in paths.items():
+        _baseline_run(path, seed, table)
+    metrics = seed_metrics({0: 0.5}, paths, lists, table, base, CPU, PLAIN, network=first)
     mious = metrics["miou_seeds"]
     assert list(mious) == ["0", "1", "2"] and mious["0"] == 0.5 and mious["1"] != mious["2"]
     net, state = load_model(paths[2], CPU)
@@ -102,6 +112,37 @@ def test_further_seeds_are_scored_on_val_as_the_first(lists: Path, tmp_path: Pat
     assert mious["2"] == pytest.approx(matrix.miou())
     assert metrics["miou_seed_mean"] == pytest.approx(np.mean(list(mious.values())))
     with pytest.raises(DataError, match="trained on the classes"):
-        seed_metrics({0: 0.5}, paths, lists, cityscapes_table(), base, CPU, PLAIN)
+        seed_metrics({0: 0.5}, paths, lists, cityscapes_table(), base, CPU, PLAIN, network=first)
     with pytest.raises(DataError, match=r"a model of seed \[1\], the first model's own"):
-        seed_metrics({1: 0.5}, paths, lists, table, base, CPU, PLAIN)
+        seed_metrics({1: 0.5}, paths, lists, table, base, CPU, PLAIN, network=first)
+
+
+@pytest.mark.parametrize(
+    ("change", "phrase"),
+    [
+        ({"target": "other"}, r"target 'other' \(model.pt: 't'\)"),
+        ({"baseline": {**BASELINE, "width": 0.5}}, r"baseline .*0.5.* \(model.pt: .*0.25"),
+    ],
+)
+def test_a_further_model_of_another_network_is_refused(lists, tmp_path, change, phrase):
+    """A seed folder left from another target's or architecture's retrain is not averaged in."""
+    table = voc_table()
+    base = {"num_classes": len(table.names), "ignore_label": IGNORE}
+    first = _baseline_run(tmp_path / "model.pt", 0, table)
+    stale = tmp_path / "seed1.pt"
+    _baseline_run(stale, 1, table, **change)
+    with pytest.raises(DataError, match=r"seed1.pt: not a run of the first model's network: "):
+        seed_metrics({0: 0.5}, {1: stale}, lists, table, base, CPU, PLAIN, network=first)
+    with pytest.raises(DataError, match=phrase):
+        seed_metrics({0: 0.5}, {1: stale}, lists, table, base, CPU, PLAIN, network=first)
+
+
+def test_a_further_model_of_another_seed_is_refused(lists, tmp_path):
+    table = voc_table()
+    base = {"num_classes": len(table.names), "ignore_label": IGNORE}
+    first = _baseline_run(tmp_path / "model.pt", 0, table)
+    _baseline_run(tmp_path / "seed2.pt", 2, table)
+    with pytest.raises(DataError, match="seed2.pt: trained with seed 2, listed as seed 1"):
+        seed_metrics(
+            {0: 0.5}, {1: tmp_path / "seed2.pt"}, lists, table, base, CPU, PLAIN, network=first
+        )

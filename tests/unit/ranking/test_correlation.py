@@ -56,6 +56,11 @@ def test_noise_ceilings_by_hand() -> None:
     assert noise_ceilings([1, 2, 3], [1, 2, 3])["ceiling_tau_one_seed"] == pytest.approx(1.0)
     assert noise_ceilings([1, 2], [1, 3])["ceiling_tau_one_seed"] is None  # under 3 pairs
     assert noise_ceilings([1, 1, 1], [1, 1, 1])["seed_noise_std"] is None  # no spread
+    # each seed varies but their mean does not: the one-seed ceiling still exists (zero:
+    # the differences are all noise); only the mean's ceiling has no reference to rank
+    opposite = noise_ceilings([1, 2, 3], [3, 2, 1])
+    assert opposite["seed_noise_std"] == pytest.approx(math.sqrt(2))
+    assert opposite["ceiling_tau_one_seed"] == 0.0 and opposite["ceiling_tau_seed_mean"] is None
     noisier_than_spread = noise_ceilings([0, 2, 0, 2], [2, 0, 1, 1])
     assert noisier_than_spread["ceiling_tau_one_seed"] == 0.0
     with pytest.raises(ValueError, match="3 first-seed scores against 2"):
@@ -81,9 +86,16 @@ def test_band_pairs_are_those_within_a_latency_factor() -> None:
     # in a band of 0.1: (0, 1), (0, 2), (1, 2), (3, 4); 11.0 / 10.0 is exactly 1.1: in
     x = [1.0, 2.0, 3.0, 4.0, 5.0]
     y = [1.0, 2.0, 1.5, 5.0, 4.0]  # (1, 2) and (3, 4) reversed
-    assert band_pair_agreement(latency, x, y, 0.1) == {"pairs": 4, "agree": 2}
-    assert band_pair_agreement(latency, x, x, 0.1) == {"pairs": 4, "agree": 4}
-    assert band_pair_agreement(latency, x, [1.0] * 5, 0.1)["agree"] == 0  # ties disagree
-    assert band_pair_agreement(latency, x, y, 1.5) == {"pairs": 10, "agree": 8}
+    assert band_pair_agreement(latency, x, y, 0.1) == {"pairs": 4, "agree": 2, "ties": 0}
+    assert band_pair_agreement(latency, x, x, 0.1) == {"pairs": 4, "agree": 4, "ties": 0}
+    assert band_pair_agreement(latency, x, y, 1.5) == {"pairs": 10, "agree": 8, "ties": 0}
+    # a pair the reference ties has no order to agree with; one the scoring ties disagrees
+    tied_reference = [1.0, 2.0, 2.0, 5.0, 4.0]  # (1, 2) tied
+    assert band_pair_agreement(latency, x, tied_reference, 0.1) == {
+        "pairs": 3,
+        "agree": 2,
+        "ties": 1,
+    }
+    assert band_pair_agreement(latency, [1.0] * 5, x, 0.1) == {"pairs": 4, "agree": 0, "ties": 0}
     with pytest.raises(ValueError, match="5 latencies, 5 and 4 scores"):
         band_pair_agreement(latency, x, y[:4], 0.1)

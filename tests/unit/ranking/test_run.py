@@ -6,8 +6,7 @@ import pytest
 
 from hyctas.errors import ConfigError
 from hyctas.ranking.correlation import noise_ceilings
-from hyctas.ranking.run import planned_runs, plot_ranking, ranking_metrics, standalone_recipe
-from tests.pipeline.tiny import tiny_params
+from hyctas.ranking.run import planned_runs, plot_ranking, ranking_metrics
 
 BLOCK = {"architectures": 4, "pool": 50, "repeats": 2, "repeat_seed": 7, "iterations": 40}
 
@@ -44,14 +43,6 @@ def test_all_n_first_then_the_first_k_again() -> None:
         planned_runs(BLOCK, 7)
 
 
-def test_the_recipe_is_retrains_with_the_stages_iterations() -> None:
-    params = tiny_params({"rank_check": {"iterations": 9}})
-    assert standalone_recipe(params) == {**params["retrain"]["recipe"], "iterations": 9}
-    too_short = tiny_params({"rank_check": {"iterations": 1}})  # warm-up is 1 step
-    with pytest.raises(ConfigError, match=r"rank_check.iterations = 1 .*warmup_iters = 1"):
-        standalone_recipe(too_short)
-
-
 def test_metrics_of_known_rows() -> None:
     m = ranking_metrics(ROWS, seed=0, repeat_seed=7, band=0.1)
     assert m["architectures"] == 4 and m["repeats"] == 2
@@ -67,8 +58,17 @@ def test_metrics_of_known_rows() -> None:
     assert m["kendall_tau_seed_mean"] == pytest.approx(1.0)  # over the K: means 0.21 < 0.38
     # latencies 10 11 12 13: within 10 %, (0, 1), (1, 2), (2, 3); inherited 1 2 3 4 against
     # the runs' means 0.21 0.38 0.30 0.50: (1, 2) disagrees; the K's one pair (0, 1) agrees
-    assert (m["band_pairs"], m["band_pairs_agree"]) == (3, 2)
-    assert (m["band_seed_pairs"], m["band_seed_pairs_agree"]) == (1, 1)
+    assert (m["band"], m["band_pairs"], m["band_pairs_agree"], m["band_pairs_tied"]) == (
+        0.1,
+        3,
+        2,
+        0,
+    )
+    assert (m["band_seed_pairs"], m["band_seed_pairs_agree"], m["band_seed_pairs_tied"]) == (
+        1,
+        1,
+        0,
+    )
     alone = ranking_metrics(ROWS[:4], seed=0, repeat_seed=7, band=0.1)
     assert alone["repeats"] == 0 and alone["seed_tau"] is None
     assert alone["seed_abs_diff_mean"] is None and alone["kendall_tau_seed_mean"] is None
