@@ -127,7 +127,8 @@ def main() -> None:
         f"{_f(first['seed_tau'])} (K={first['repeats']}), perfect-proxy tau "
         f"{_f(first['ceiling_tau_one_seed'])} (one seed) / {_f(first['ceiling_tau_seed_mean'])} "
         f"(mean of two), the two seeds agree on {first['band_seed_pairs_agree']} of "
-        f"{first['band_seed_pairs']} pairs within a latency band of {args.band}, "
+        f"{first['band_seed_pairs']} pairs within a latency band of {args.band} "
+        f"({first['band_seed_pairs_tied']} tied, left out), "
         f"stand-alone vs latency Spearman "
         f"{_f(first['standalone_vs_latency_rho'])}, stand-alone mean "
         f"{first['standalone_miou_mean']:.4f}"
@@ -135,6 +136,7 @@ def main() -> None:
     print(f"{'scoring':22}" + "".join(f"{k:>26}" for k in KEYS) + f"{'band pairs agreeing':>22}")
     for name, metrics in results.items():
         band = f"{metrics['band_pairs_agree']} of {metrics['band_pairs']}"
+        band += f" ({metrics['band_pairs_tied']} tied)" if metrics["band_pairs_tied"] else ""
         print(f"{name:22}" + "".join(f"{_f(metrics[k]):>26}" for k in KEYS) + f"{band:>22}")
 
 

@@ -425,9 +425,11 @@ def ranking_section(ranking: dict | None) -> list[str]:
         f"- the tau a perfect proxy would reach (seed noise {_fmt(m['seed_noise_std'])} mIoU, "
         f"normal model): {_fmt(m['ceiling_tau_one_seed'])} against one seed, "
         f"{_fmt(m['ceiling_tau_seed_mean'])} against the mean of two",
-        f"- pairs in one latency band: inherited mIoU orders {m['band_pairs_agree']} of "
-        f"{m['band_pairs']} as the stand-alone mean does; the two seeds agree on "
-        f"{m['band_seed_pairs_agree']} of {m['band_seed_pairs']}",
+        f"- pairs in one latency band{_band_width(m)}: inherited mIoU orders "
+        f"{m['band_pairs_agree']} of {m['band_pairs']} as the stand-alone mean does"
+        f"{_tied(m.get('band_pairs_tied'))}; the two seeds agree on "
+        f"{m['band_seed_pairs_agree']} of {m['band_seed_pairs']}"
+        f"{_tied(m.get('band_seed_pairs_tied'))}",
         f"- Spearman rho against predicted latency: inherited {_fmt(m['inherited_vs_latency_rho'])}"
         f", stand-alone {_fmt(m['standalone_vs_latency_rho'])}",
         "",
@@ -446,6 +448,18 @@ def ranking_section(ranking: dict | None) -> list[str]:
             f"{r['inherited_miou']:.3f} | " + " | ".join(_fmt(runs.get(s)) for s in seeds) + " |"
         )
     return lines
+
+
+def _band_width(metrics: dict) -> str:
+    """' (within a factor 1.1 of predicted latency)' for rank_check's `band` 0.1; empty in
+    older metrics."""
+    band = metrics.get("band")
+    return f" (within a factor {1 + band:g} of predicted latency)" if band is not None else ""
+
+
+def _tied(count: int | None) -> str:
+    """' (2 tied, left out)' of a band-pair count's ties; empty when there are none."""
+    return f" ({count} tied, left out)" if count else ""
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> None:
     classes.check_num_classes(base["num_classes"])
     device = resolve_device(base["device"])
     model, state = load_model(args.model, device)
-    further = seed_models(args.seeds_dir)  # a missing model fails before any work
+    further = seed_models(args.seeds_dir, state)  # a missing or stale model fails before work
     state = with_dataset_classes(state, classes, args.model, args.lists)
     target = state.get("target") or args.model.parent.name
     tags = {
@@ -84,11 +84,7 @@ def main(args: argparse.Namespace) -> None:
             **inference.to_dict(),  # which inference the mIoU is of
         }
         first = {state.get("seed", base["seed"]): metrics["miou"]}  # older models: no seed
-        metrics.update(
-            seed_metrics(
-                first, further, args.lists, classes, base, device, inference, network=state
-            )
-        )
+        metrics.update(seed_metrics(first, further, args.lists, classes, base, device, inference))
         # Size and export at the latency measurement's input, so MACs and latency in the
         # report describe one input whatever the val frames' sizes.
         height, width = padded_size(block["latency"]["height"], block["latency"]["width"])

@@ -18,15 +18,19 @@ from hyctas.data.classes import ClassTable
 from hyctas.errors import DataError
 from hyctas.evaluation.accuracy import val_confusion, with_dataset_classes
 from hyctas.evaluation.inference import InferenceConfig
-from hyctas.models.factory import load_model
+from hyctas.models.factory import load_model, read_checkpoint
+from hyctas.space.arch import Arch
 from hyctas.train.seeds import SEED_MANIFEST, seed_model_name
 
 
-def seed_models(seeds_dir: Path) -> dict[int, Path]:
-    """The further seeds' models a retrain wrote (seed -> checkpoint), from `seeds.json`.
+def seed_models(seeds_dir: Path, network: dict) -> dict[int, Path]:
+    """The further seeds' models a retrain wrote (seed -> checkpoint), from `seeds.json`,
+    each checked to be a run of `network` (model.pt's checkpoint dict) with its own seed
+    (`check_same_network`), so a stale folder fails before any work.
 
     Raises:
-        DataError: the manifest is missing, unreadable or malformed, or names a missing model.
+        DataError: the manifest is missing, unreadable or malformed, or names a missing
+            model, or one of another network or seed.
     """
     manifest = seeds_dir / SEED_MANIFEST
     fix = "re-run the retrain stage"
@@ -43,7 +47,45 @@ def seed_models(seeds_dir: Path) -> dict[int, Path]:
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
         raise DataError(f"{manifest} lists models that are missing ({', '.join(missing)}); {fix}")
+    for seed, path in paths.items():
+        check_same_network(read_checkpoint(path), network, path, seed)
     return paths
+
+
+# The checkpoint keys that say which network a model is and how it was trained
+# (`model_checkpoint`, and retrain's `init`).
+NETWORK_KEYS = ("target", "kind", "arch", "baseline", "search_space", "init")
+
+
+def _describe(key: str, value: Any) -> str:
+    """A checkpoint value for a message: an architecture by its id, not its whole dict."""
+    if key == "arch" and isinstance(value, dict):
+        try:
+            return Arch.from_dict(value).id
+        except Exception:  # noqa: BLE001 - a malformed arch is still worth naming
+            return "an unreadable architecture"
+    if key == "search_space":
+        return "another search space" if value is not None else "None"
+    return repr(value)
+
+
+def check_same_network(state: dict, first: dict, path: Path, seed: int) -> None:
+    """Raise DataError unless the checkpoint `state` (read from `path`) is a run of the
+    first model's network (`first`: model.pt's checkpoint dict) trained with `seed`.
+
+    A seed folder left from a retrain of another architecture or target would otherwise be
+    averaged into this target's mIoU.
+    """
+    fix = "re-run the retrain stage"
+    differ = [k for k in NETWORK_KEYS if state.get(k) != first.get(k)]
+    if differ:
+        what = ", ".join(
+            f"{k} {_describe(k, state.get(k))} (model.pt: {_describe(k, first.get(k))})"
+            for k in differ
+        )
+        raise DataError(f"{path}: not a run of the first model's network: {what}; {fix}")
+    if state.get("seed", seed) != seed:
+        raise DataError(f"{path}: trained with seed {state['seed']}, listed as seed {seed}; {fix}")
 
 
 def seed_spread(mious: dict[int, float]) -> dict[str, Any]:
@@ -58,26 +100,6 @@ def seed_spread(mious: dict[int, float]) -> dict[str, Any]:
     }
 
 
-# The checkpoint keys that say which network a model is (`model_checkpoint`).
-NETWORK_KEYS = ("target", "kind", "arch", "baseline", "search_space")
-
-
-def check_same_network(state: dict, first: dict, path: Path, seed: int) -> None:
-    """Raise DataError unless the checkpoint `state` (read from `path`) is a run of the
-    first model's network (`first`: model.pt's checkpoint dict) trained with `seed`.
-
-    A seed folder left from a retrain of another architecture or target would otherwise be
-    averaged into this target's mIoU.
-    """
-    fix = "re-run the retrain stage"
-    differ = [k for k in NETWORK_KEYS if state.get(k) != first.get(k)]
-    if differ:
-        what = ", ".join(f"{k} {state.get(k)!r} (model.pt: {first.get(k)!r})" for k in differ)
-        raise DataError(f"{path}: not a run of the first model's network: {what}; {fix}")
-    if state.get("seed", seed) != seed:
-        raise DataError(f"{path}: trained with seed {state['seed']}, listed as seed {seed}; {fix}")
-
-
 def seed_metrics(
     first: dict[int, float],
     models: dict[int, Path],
@@ -86,17 +108,13 @@ def seed_metrics(
     base: dict,
     device: torch.device,
     inference: InferenceConfig,
-    *,
-    network: dict,
 ) -> dict[str, Any]:
     """`seed_spread` of the first seed's val mIoU (`first`: seed -> mIoU, already scored)
     and those of the further seeds' `models` (seed -> checkpoint), each scored as the first:
-    every val frame, the same test-time inference. `network` is the first model's
-    checkpoint dict; every further model must be of its network (`check_same_network`).
+    every val frame, the same test-time inference.
 
     Raises:
-        DataError: a further model of the first seed, of another network, or whose own seed
-            is not the one it is listed under (the manifest of another run).
+        DataError: a further model of the first seed (the manifest of another run).
     """
     if twice := set(first) & set(models):
         raise DataError(
@@ -106,7 +124,6 @@ def seed_metrics(
     mious = dict(first)
     for seed, path in sorted(models.items()):
         model, state = load_model(path, device)
-        check_same_network(state, network, path, seed)
         state = with_dataset_classes(state, classes, path, lists_dir)
         matrix, _ = val_confusion(model, lists_dir, state, base, device, inference)
         mious[seed] = matrix.miou()

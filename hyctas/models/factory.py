@@ -245,14 +245,23 @@ def load_model(
     Raises:
         CheckpointError: Missing, unreadable or malformed file; the message names it.
     """
+    state = read_checkpoint(path)
+    model = model_from_checkpoint(state, aux=aux, source=str(path))
+    return model.to(device).eval(), state
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint dict of a retrained-model file, on the CPU, without building the network.
+
+    Raises:
+        CheckpointError: Missing or unreadable file; the message names it.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: model checkpoint not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
         raise CheckpointError(
             f"{path}: not a readable PyTorch model checkpoint ({type(exc).__name__}: {exc})"
         ) from None
-    model = model_from_checkpoint(state, aux=aux, source=str(path))
-    return model.to(device).eval(), state

@@ -1,10 +1,5 @@
-"""Does the supernet rank architectures the way stand-alone training does? (stage rank_check)
+"""Supernet ranking against stand-alone training (stage rank_check): see `hyctas.ranking.run`.
 
-* `pick`: N random architectures spread over the branch counts and the predicted-latency
-  range, the same for one seed;
-* `correlation`: Kendall tau, its "sparse" variant and Spearman rho of two score lists;
-* `standalone`: one architecture trained from scratch with the retrain recipe and evaluated
-  on val, resumably, its result cached under a fingerprint of that code only;
-* `run`: each architecture scored with inherited weights exactly as the search scores it,
-  then its stand-alone runs, one after another, and the metrics comparing the two.
+Kept to this line: every stand-alone run's fingerprint holds this file (a parent package of
+`hyctas.ranking.standalone`), so editing it would retrain them all.
 """

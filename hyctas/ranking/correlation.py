@@ -84,7 +84,12 @@ def noise_ceilings(first: Sequence[float], second: Sequence[float]) -> dict[str,
 
 
 def band_pair_agreement(
-    latency: Sequence[float], x: Sequence[float], y: Sequence[float], band: float
+    latency: Sequence[float],
+    x: Sequence[float],
+    y: Sequence[float],
+    band: float,
+    *,
+    symmetric: bool = False,
 ) -> dict[str, int]:
     """How often a scoring `x` orders the architectures of one latency band as the
     reference `y` does.
@@ -92,12 +97,14 @@ def band_pair_agreement(
     A pair is in a band when its predicted latencies differ by at most a factor `1 + band`
     (comparable to the +-band `select` draws random architectures from): that is where a
     search's pick competes. A pair the reference ties has no order to agree with and is
-    counted apart (`ties`); a pair `x` ties but `y` orders is a disagreement. Pairs closer
-    than the reference's noise agree by chance, so read the count beside the seeds' own.
+    counted apart (`ties`); a pair `x` ties but `y` orders is a disagreement. With
+    `symmetric` (two runs of the reference, neither more the reference than the other) a
+    pair either ties is counted apart. Pairs closer than the reference's noise agree by
+    chance, so read the count beside the seeds' own.
 
     Returns:
-        `pairs` (in a band, ordered by `y`), `agree` (of those, ordered alike by `x`) and
-        `ties` (in a band, tied by `y`).
+        `pairs` (in a band, not tied), `agree` (of those, ordered alike by `x` and `y`) and
+        `ties` (in a band, tied by `y`, or by either with `symmetric`).
     """
     t, a, b = (np.asarray(v, float) for v in (latency, x, y))
     if not len(t) == len(a) == len(b):
@@ -107,7 +114,7 @@ def band_pair_agreement(
         for j in range(i + 1, len(t)):
             if max(t[i], t[j]) > (1 + band) * min(t[i], t[j]):
                 continue
-            if b[i] == b[j]:
+            if b[i] == b[j] or (symmetric and a[i] == a[j]):
                 ties += 1
                 continue
             pairs += 1

@@ -1,4 +1,11 @@
-"""The `rank_check` stage's logic: inherited-weight mIoU against stand-alone mIoU.
+"""The `rank_check` stage's logic: does the supernet rank architectures the way stand-alone
+training does? Inherited-weight mIoU against stand-alone mIoU.
+
+The package's modules: `pick` (N random architectures spread over the branch counts and the
+predicted-latency range, the same for one seed), `correlation` (Kendall tau, its "sparse"
+variant, Spearman rho, the noise ceilings and the band-pair counts), `standalone` (one
+architecture trained from scratch and evaluated on val, resumably, its result cached under a
+fingerprint of that code only) and this one.
 
 For N architectures picked over the branch counts and the predicted-latency range
 (`hyctas.ranking.pick`):
@@ -156,8 +163,8 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     `1 + band`, and how many of them inherited mIoU orders as each architecture's mean
     stand-alone mIoU does (over its runs: both seeds for the K), `band_pairs_tied` those that
     mean ties (left out); `band_seed_pairs`, `band_seed_pairs_agree`, `band_seed_pairs_tied`:
-    the same pairs among the K, and how many the repeat seed orders as the first does
-    (`band_pair_agreement`);
+    the same pairs among the K, how many the two seeds order alike and how many either seed
+    ties (left out; `band_pair_agreement`);
     `*_vs_latency_rho`: Spearman rho of each mIoU against predicted latency (does accuracy grow
     with network size?).
     """
@@ -178,7 +185,7 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         latency, inherited, [float(np.mean(runs[r["index"]])) for r in first], band
     )
     seeds_in_band = band_pair_agreement(
-        [a["predicted_latency_ms"] for a, _ in paired], seed_a, seed_b, band
+        [a["predicted_latency_ms"] for a, _ in paired], seed_a, seed_b, band, symmetric=True
     )
     counts: dict[str, int] = {}
     for r in first:

@@ -144,6 +144,13 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
     assert "- against the mean of the two seeds over those 1: Kendall tau –, Spearman rho –" in text
     assert "(seed noise 0.004 mIoU, normal model): 0.800 against one seed, – against" in text
     assert "inherited mIoU orders 0 of 1 as the stand-alone mean does; the two seeds" in text
+    newer = {**metrics, "band": 0.1, "band_pairs_tied": 2, "band_seed_pairs_tied": 0}
+    text_newer = "\n".join(ranking_section({"metrics": newer, "rows": rows}))
+    assert (
+        "- pairs in one latency band (within a factor 1.1 of predicted latency): inherited mIoU "
+        "orders 0 of 1 as the stand-alone mean does (2 tied, left out); the two seeds agree on "
+        "0 of 0\n" in text_newer
+    )
     assert "stand-alone mIoU (seed 0) | stand-alone mIoU (seed 1) |" in text
     assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text
     assert "| `b` | 3 | 30.0 | 0.050 | 0.100 | – |" in text

@@ -15,23 +15,52 @@ from hyctas.data.classes import cityscapes_table, voc_table
 from hyctas.errors import DataError
 from hyctas.evaluation.accuracy import val_confusion
 from hyctas.evaluation.inference import PLAIN
-from hyctas.evaluation.seeds import describe_spread, seed_metrics, seed_models, seed_spread
+from hyctas.evaluation.seeds import (
+    check_same_network,
+    describe_spread,
+    seed_metrics,
+    seed_models,
+    seed_spread,
+)
 from hyctas.models.factory import build_model, load_model, model_checkpoint
+from hyctas.space.config import SpaceConfig
+from hyctas.space.extremes import smallest_arch
 from hyctas.train.checkpoint import save_checkpoint
 from hyctas.train.seeds import write_seed_manifest
+from tests.pipeline.tiny import tiny_params
 
 CPU = torch.device("cpu")
 IGNORE = 255
 BASELINE = {"name": "fast_scnn", "width": 0.25}
 
 
+def _baseline_run(
+    path: Path, seed: int, table, *, baseline: dict = BASELINE, target: str = "t"
+) -> dict:
+    """Save a Fast-SCNN `baseline` model as retrain does for `seed`; returns its checkpoint."""
+    torch.manual_seed(seed)
+    num_classes = len(table.names)
+    net = build_model("baseline", num_classes=num_classes, aux=True, baseline=baseline)
+    with torch.no_grad():  # weights far from the init, so the seeds predict apart
+        for weight in net.parameters():
+            weight.normal_(0.0, 0.5)
+    state = model_checkpoint(
+        net, kind="baseline", baseline=baseline, num_classes=num_classes,
+        aux=True, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), target=target,
+    )  # fmt: skip
+    state = {**state, "init": "scratch", "seed": seed, "classes": table.to_dict()}
+    save_checkpoint(path, state)
+    return state
+
+
 def test_the_manifest_lists_the_further_models(tmp_path):
-    for name in ("seed1.pt", "seed2.pt"):
-        (tmp_path / name).write_bytes(b"weights")
+    first = _baseline_run(tmp_path / "model.pt", 0, voc_table())
+    for seed in (1, 2):
+        _baseline_run(tmp_path / f"seed{seed}.pt", seed, voc_table())
     write_seed_manifest(tmp_path, {"1": "seed1.pt", "2": "seed2.pt"})
-    assert seed_models(tmp_path) == {1: tmp_path / "seed1.pt", 2: tmp_path / "seed2.pt"}
+    assert seed_models(tmp_path, first) == {1: tmp_path / "seed1.pt", 2: tmp_path / "seed2.pt"}
     write_seed_manifest(tmp_path, {})  # one seed: an empty manifest, never an empty folder
-    assert seed_models(tmp_path) == {}
+    assert seed_models(tmp_path, first) == {}
 
 
 @pytest.mark.parametrize(
@@ -50,7 +79,7 @@ def test_a_bad_manifest_names_the_file_and_the_fix(tmp_path, text, phrase):
     if text is not None:
         (tmp_path / "seeds.json").write_text(text)
     with pytest.raises(DataError, match=phrase + r".*re-run the retrain stage"):
-        seed_models(tmp_path)
+        seed_models(tmp_path, {"kind": "baseline"})
 
 
 def test_seed_spread_gives_each_seed_their_mean_and_sample_std():
@@ -78,33 +107,13 @@ def lists(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _baseline_run(
-    path: Path, seed: int, table, *, baseline: dict = BASELINE, target: str = "t"
-) -> dict:
-    """Save a Fast-SCNN `baseline` model as retrain does for `seed`; returns its checkpoint."""
-    torch.manual_seed(seed)
-    num_classes = len(table.names)
-    net = build_model("baseline", num_classes=num_classes, aux=True, baseline=baseline)
-    with torch.no_grad():  # weights far from the init, so the seeds predict apart
-        for weight in net.parameters():
-            weight.normal_(0.0, 0.5)
-    state = model_checkpoint(
-        net, kind="baseline", baseline=baseline, num_classes=num_classes,
-        aux=True, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), target=target,
-    )  # fmt: skip
-    state = {**state, "seed": seed, "classes": table.to_dict()}
-    save_checkpoint(path, state)
-    return state
-
-
 def test_further_seeds_are_scored_on_val_as_the_first(lists: Path, tmp_path: Path) -> None:
     table = voc_table()
     base = {"num_classes": len(table.names), "ignore_label": IGNORE}
-    first = _baseline_run(tmp_path / "model.pt", 0, table)
     paths = {seed: tmp_path / f"seed{seed}.pt" for seed in (1, 2)}
     for seed, path in paths.items():
         _baseline_run(path, seed, table)
-    metrics = seed_metrics({0: 0.5}, paths, lists, table, base, CPU, PLAIN, network=first)
+    metrics = seed_metrics({0: 0.5}, paths, lists, table, base, CPU, PLAIN)
     mious = metrics["miou_seeds"]
     assert list(mious) == ["0", "1", "2"] and mious["0"] == 0.5 and mious["1"] != mious["2"]
     net, state = load_model(paths[2], CPU)
@@ -112,9 +121,9 @@ def test_further_seeds_are_scored_on_val_as_the_first(lists: Path, tmp_path: Pat
     assert mious["2"] == pytest.approx(matrix.miou())
     assert metrics["miou_seed_mean"] == pytest.approx(np.mean(list(mious.values())))
     with pytest.raises(DataError, match="trained on the classes"):
-        seed_metrics({0: 0.5}, paths, lists, cityscapes_table(), base, CPU, PLAIN, network=first)
+        seed_metrics({0: 0.5}, paths, lists, cityscapes_table(), base, CPU, PLAIN)
     with pytest.raises(DataError, match=r"a model of seed \[1\], the first model's own"):
-        seed_metrics({1: 0.5}, paths, lists, table, base, CPU, PLAIN, network=first)
+        seed_metrics({1: 0.5}, paths, lists, table, base, CPU, PLAIN)
 
 
 @pytest.mark.parametrize(
@@ -124,25 +133,31 @@ def test_further_seeds_are_scored_on_val_as_the_first(lists: Path, tmp_path: Pat
         ({"baseline": {**BASELINE, "width": 0.5}}, r"baseline .*0.5.* \(model.pt: .*0.25"),
     ],
 )
-def test_a_further_model_of_another_network_is_refused(lists, tmp_path, change, phrase):
+def test_a_further_model_of_another_network_is_refused(tmp_path, change, phrase):
     """A seed folder left from another target's or architecture's retrain is not averaged in."""
-    table = voc_table()
-    base = {"num_classes": len(table.names), "ignore_label": IGNORE}
-    first = _baseline_run(tmp_path / "model.pt", 0, table)
-    stale = tmp_path / "seed1.pt"
-    _baseline_run(stale, 1, table, **change)
+    first = _baseline_run(tmp_path / "model.pt", 0, voc_table())
+    _baseline_run(tmp_path / "seed1.pt", 1, voc_table(), **change)
+    write_seed_manifest(tmp_path, {"1": "seed1.pt"})
     with pytest.raises(DataError, match=r"seed1.pt: not a run of the first model's network: "):
-        seed_metrics({0: 0.5}, {1: stale}, lists, table, base, CPU, PLAIN, network=first)
+        seed_models(tmp_path, first)
     with pytest.raises(DataError, match=phrase):
-        seed_metrics({0: 0.5}, {1: stale}, lists, table, base, CPU, PLAIN, network=first)
+        seed_models(tmp_path, first)
+    with pytest.raises(DataError, match=r"init 'scratch' \(model.pt: 'supernet'\)"):
+        seed_models(tmp_path, {**first, **change, "init": "supernet"})
 
 
-def test_a_further_model_of_another_seed_is_refused(lists, tmp_path):
-    table = voc_table()
-    base = {"num_classes": len(table.names), "ignore_label": IGNORE}
-    first = _baseline_run(tmp_path / "model.pt", 0, table)
-    _baseline_run(tmp_path / "seed2.pt", 2, table)
-    with pytest.raises(DataError, match="seed2.pt: trained with seed 2, listed as seed 1"):
-        seed_metrics(
-            {0: 0.5}, {1: tmp_path / "seed2.pt"}, lists, table, base, CPU, PLAIN, network=first
-        )
+def test_a_further_model_of_another_seed_is_refused(tmp_path):
+    first = _baseline_run(tmp_path / "model.pt", 0, voc_table())
+    _baseline_run(tmp_path / "seed1.pt", 2, voc_table())
+    write_seed_manifest(tmp_path, {"1": "seed1.pt"})
+    with pytest.raises(DataError, match="seed1.pt: trained with seed 2, listed as seed 1"):
+        seed_models(tmp_path, first)
+
+
+def test_an_architecture_is_named_by_its_id():
+    arch = smallest_arch(SpaceConfig.from_params(tiny_params()["search_space"]))
+    state = {"kind": "segnet", "arch": arch.to_dict()}
+    other = {"kind": "segnet", "arch": {"ops": "unreadable"}}
+    named = f"arch an unreadable architecture \\(model.pt: {arch.id}\\)"
+    with pytest.raises(DataError, match=named):
+        check_same_network(other, state, Path("seed1.pt"), 1)

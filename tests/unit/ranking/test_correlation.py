@@ -97,5 +97,9 @@ def test_band_pairs_are_those_within_a_latency_factor() -> None:
         "ties": 1,
     }
     assert band_pair_agreement(latency, [1.0] * 5, x, 0.1) == {"pairs": 4, "agree": 0, "ties": 0}
+    # two runs of one reference: a pair either ties is left out, whichever is passed first
+    for a, b in ((x, tied_reference), (tied_reference, x)):
+        counts = band_pair_agreement(latency, a, b, 0.1, symmetric=True)
+        assert counts == {"pairs": 3, "agree": 2, "ties": 1}
     with pytest.raises(ValueError, match="5 latencies, 5 and 4 scores"):
         band_pair_agreement(latency, x, y[:4], 0.1)

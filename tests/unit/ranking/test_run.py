@@ -69,6 +69,10 @@ def test_metrics_of_known_rows() -> None:
         1,
         0,
     )
+    # a tie in the first seed only (near-chance runs give equal mIoU): the pair is left out
+    tied_first = [row(0, 0, 0.10, 0.40, 1), *ROWS[1:]]  # arch 1 has 0.40 too
+    tied = ranking_metrics(tied_first, seed=0, repeat_seed=7, band=0.1)
+    assert (tied["band_seed_pairs"], tied["band_seed_pairs_tied"]) == (0, 1)
     alone = ranking_metrics(ROWS[:4], seed=0, repeat_seed=7, band=0.1)
     assert alone["repeats"] == 0 and alone["seed_tau"] is None
     assert alone["seed_abs_diff_mean"] is None and alone["kendall_tau_seed_mean"] is None
