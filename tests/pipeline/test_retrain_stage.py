@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -32,14 +33,19 @@ def repo(tmp_path_factory):
     return dest
 
 
-def retrain(repo, checkpoint="ckpt/t.pt", params="params.yaml", out="out", *extra, check=True):
-    """Run the retrain stage; returns the first seed's weights (None if it failed) and stderr."""
-    proc = run(repo, sys.executable, "-m", "stages.retrain", "--params", params,
+def retrain(
+    repo, checkpoint="ckpt/t.pt", params="params.yaml", out="out", *extra, check=True, ddp=False
+):
+    """Run the retrain stage (with `ddp`, in two gloo processes); returns the first seed's
+    weights (None if it failed) and stderr."""
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    launch = [torchrun, "--standalone", "--nproc_per_node", "2"] if ddp else [sys.executable]
+    proc = run(repo, *launch, "-m", "stages.retrain", "--params", params,
                "--spec", "spec.json", "--lists", "data/prepare_data/lists",
                "--supernet", "results/pretrain_supernet/supernet.pt", "--checkpoint", checkpoint,
                "--out", f"{out}/model.pt", "--seeds-dir", f"{out}/seeds",
                "--train-log", f"{out}/log.csv", "--metrics-out", f"{out}/metrics.json",
-               *extra, check=check)  # fmt: skip
+               *extra, check=check, timeout=900)  # fmt: skip
     if proc.returncode:
         return None, proc.stderr
     return torch.load(repo / out / "model.pt", weights_only=True)["model"], proc.stderr
@@ -126,3 +132,21 @@ def test_a_stop_in_a_further_seed_resumes_there_and_leaves_no_new_output(repo):
     resumed = torch.load(repo / "stop/seeds/seed1.pt", weights_only=True)["model"]
     unstopped = torch.load(repo / "fresh/seeds/seed1.pt", weights_only=True)["model"]
     assert same(first, fresh) and same(resumed, unstopped)
+
+
+def test_two_process_ddp_writes_every_seed_once_on_rank0(repo):
+    """Both processes train every seed; only rank 0 writes the seed folder and model.pt."""
+    two = write_params(repo, "ddp_two.yaml", {"retrain": {"seeds": 2}})
+    first, _ = retrain(repo, "ckpt/ddp.pt", two, "ddp", ddp=True)
+    assert all(torch.isfinite(t).all() for t in first.values() if t.is_floating_point())
+    assert sorted(p.name for p in (repo / "ddp").iterdir()) == [
+        "log.csv",
+        "metrics.json",
+        "model.pt",
+        "seeds",
+    ]
+    seeds = repo / "ddp/seeds"
+    assert sorted(p.name for p in seeds.iterdir()) == ["seed1.pt", "seed1_log.csv", "seeds.json"]
+    assert json.loads((seeds / "seeds.json").read_text()) == {"models": {"1": "seed1.pt"}}
+    assert torch.load(seeds / "seed1.pt", weights_only=True)["seed"] == 1
+    assert json.loads((repo / "ddp/metrics.json").read_text())["training_seeds"] == [0, 1]
