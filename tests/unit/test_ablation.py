@@ -11,6 +11,7 @@ import yaml
 import hyctas.ablation as ablation_module
 from hyctas.ablation import Ablation, run_ablation
 from hyctas.errors import ConfigError
+from hyctas.ranking.run import ranking_metrics
 from tests.pipeline.tiny import REPO
 
 SHIPPED = REPO / "scenarios" / "supernet_ablation.yaml"
@@ -60,6 +61,22 @@ def test_the_shipped_ablations_are_well_formed():
     budget = Ablation.load(REPO / "scenarios" / "search_budget.yaml")
     assert budget.stage == "search" and "efficiency.match_ratio_mean" in budget.compare
     assert budget.variants["scenario"] == {}  # the base's own budget, for the same table
+    size = Ablation.load(REPO / "scenarios" / "ranking_size.yaml")
+    assert size.stage == "rank_check" and size.variants["n30"]["rank_check"]["architectures"] == 30
+
+
+def test_the_ranking_ablations_compare_metrics_rank_check_writes():
+    """A misspelt compare key would only show as an empty column hours later."""
+    rows = [
+        {"index": i, "arch_id": f"a{i}", "compact": "b0", "branches": 1,
+         "predicted_latency_ms": 10.0 + i, "inherited_miou": 0.1 * i, "seed": seed,
+         "standalone_miou": 0.1 * i + 0.01 * seed}
+        for seed in (0, 1) for i in range(3)
+    ]  # fmt: skip
+    written = set(ranking_metrics(rows, 0, 1, 0.1)) | {"pool", "standalone_iterations", "seconds"}
+    for name in ("supernet_ablation.yaml", "ranking_size.yaml"):
+        ablation = Ablation.load(REPO / "scenarios" / name)
+        assert set(ablation.compare) <= written, name
 
 
 def test_compared_metrics_may_be_nested():
