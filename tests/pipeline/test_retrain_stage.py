@@ -115,23 +115,29 @@ def test_further_seeds_train_apart_evaluate_scores_them_and_fewer_reuse_the_firs
     assert (repo / "ckpt/seeds.seed1.pt").is_file()  # kept for when seeds go up again
 
 
-def test_a_stop_in_a_further_seed_resumes_there_and_leaves_no_new_output(repo):
-    """1 seed, then 2 stopped in the second run: no model written; the rerun reuses the
-    first run, resumes the second, and its weights are those of an unstopped run."""
+def test_a_stop_in_a_middle_seed_resumes_there_and_leaves_no_new_output(repo):
+    """1 seed, then 3 stopped in the second run: no model written; the rerun reuses the
+    first run, resumes the second, trains the third, and both further seeds' weights are
+    those of an unstopped run."""
     one = write_params(repo, "one.yaml", {})
-    two = write_params(repo, "two.yaml", {"retrain": {"seeds": 2}})
+    three = write_params(repo, "three.yaml", {"retrain": {"seeds": 3}})
     first, _ = retrain(repo, "ckpt/stop.pt", one, "stop")
     (repo / "stop/model.pt").unlink()
-    stopped, log = retrain(repo, "ckpt/stop.pt", two, "stop", "--stop-after", "2", check=False)
+    stopped, log = retrain(repo, "ckpt/stop.pt", three, "stop", "--stop-after", "2", check=False)
     assert stopped is None and "checkpoint saved to ckpt/stop.seed1.pt" in log
+    assert not (repo / "ckpt/stop.seed2.pt").exists()  # the third run never started
     assert not (repo / "stop/model.pt").exists()  # the first run finished, but is not written
     assert json.loads((repo / "stop/seeds/seeds.json").read_text()) == {"models": {}}  # as was
-    again, log = retrain(repo, "ckpt/stop.pt", two, "stop")
+    again, log = retrain(repo, "ckpt/stop.pt", three, "stop")
     assert same(first, again) and "training from step 0" not in log
-    fresh, _ = retrain(repo, "ckpt/fresh.pt", two, "fresh")
-    resumed = torch.load(repo / "stop/seeds/seed1.pt", weights_only=True)["model"]
-    unstopped = torch.load(repo / "fresh/seeds/seed1.pt", weights_only=True)["model"]
-    assert same(first, fresh) and same(resumed, unstopped)
+    manifest = json.loads((repo / "stop/seeds/seeds.json").read_text())
+    assert manifest == {"models": {"1": "seed1.pt", "2": "seed2.pt"}}
+    fresh, _ = retrain(repo, "ckpt/fresh.pt", three, "fresh")
+    assert same(first, fresh)
+    for seed in (1, 2):
+        resumed = torch.load(repo / f"stop/seeds/seed{seed}.pt", weights_only=True)["model"]
+        unstopped = torch.load(repo / f"fresh/seeds/seed{seed}.pt", weights_only=True)["model"]
+        assert same(resumed, unstopped), f"seed {seed}"
 
 
 def test_two_process_ddp_writes_every_seed_once_on_rank0(repo):
