@@ -11,7 +11,9 @@ import yaml
 import hyctas.ablation as ablation_module
 from hyctas.ablation import Ablation, run_ablation
 from hyctas.errors import ConfigError
+from hyctas.params import validate_params
 from hyctas.ranking.run import ranking_metrics
+from hyctas.scenario import load_overlay, merged_params, overlay_params
 from tests.pipeline.tiny import REPO
 
 SHIPPED = REPO / "scenarios" / "supernet_ablation.yaml"
@@ -63,6 +65,19 @@ def test_the_shipped_ablations_are_well_formed():
     assert budget.variants["scenario"] == {}  # the base's own budget, for the same table
     size = Ablation.load(REPO / "scenarios" / "ranking_size.yaml")
     assert size.stage == "rank_check" and size.variants["n30"]["rank_check"]["architectures"] == 30
+
+
+def shipped_ablations() -> list[Path]:
+    """Every ablation file under scenarios/ (a scenario overlay has no `variants`)."""
+    return [p for p in sorted((REPO / "scenarios").glob("*.yaml")) if "variants" in load_overlay(p)]
+
+
+@pytest.mark.parametrize("path", shipped_ablations(), ids=lambda p: p.stem)
+def test_every_shipped_variant_gives_params_the_schema_accepts(path):
+    ablation = Ablation.load(path)
+    base = load_overlay(ablation.base)
+    for name, extra in ablation.variants.items():
+        validate_params(merged_params(overlay_params(base, extra)), source=f"{path.name}: {name}")
 
 
 def test_the_ranking_ablations_compare_metrics_rank_check_writes():
