@@ -666,6 +666,7 @@ def write_report(
                 "seeds_matched",
                 "match_ratio_mean",
                 "match_ratio_lower_bound",
+                "mean_curve_match_ratio",
             )
             if k in efficiency
         }

@@ -10,6 +10,7 @@ from hyctas.search.efficiency import (
     SeedPair,
     evaluations_to_match,
     hv_curve,
+    mean_curve_match,
     measure,
     pair_seeds,
     run_names,
@@ -97,6 +98,7 @@ def test_measure_known_points(placed):
     assert "note" not in seed
     assert s["seeds_matched"] == 1 and s["match_ratio_mean"] == 1.5
     assert s["match_ratio_std"] is None and s["match_ratio_lower_bound"] == 1.5
+    assert s["mean_curve_match_evaluations"] == 3 and s["mean_curve_match_ratio"] == 1.5
     assert eff.curves["random"][0] == pytest.approx([0.01, HV_B, HV_A_B])
     nsga_rows = [r for r in eff.rows if r["method"] == "nsga2"]
     assert [r["evaluations"] for r in nsga_rows] == [1, 2]
@@ -118,6 +120,29 @@ def test_measure_not_reached_and_spread_over_seeds(placed):
     assert s["match_ratio_lower_bound"] == pytest.approx((1.5 + 1.0) / 2)  # counted at budget
     assert s["hv_norm_nsga2_mean"] == pytest.approx(HV_A_B) and s["hv_norm_nsga2_std"] == 0.0
     assert s["hv_norm_random_mean"] == pytest.approx(HV_B)
+    assert s["mean_curve_match_evaluations"] is None  # the mean of [.., HV_B] and [.., HV_B]
+    assert s["mean_curve_match_ratio"] is None
+
+
+def test_mean_curves_can_cross_later_than_the_mean_ratio(placed):
+    """Random seed 0 matches at 3 of NSGA-II's 2 (1.5x), seed 1 at 2 (1.0x): the ratios
+    average 1.25, but the mean curve reaches NSGA-II's mean only where both have (3, 1.5x)."""
+    archive, nsga_ids, random_ids = placed
+    pairs = [
+        SeedPair(0, result("nsga2", nsga_ids, [2]), result("random", random_ids, [3]), 0, 1),
+        SeedPair(1, result("nsga2", nsga_ids, [2]), result("random", random_ids[::-1], [3]), 2, 3),
+    ]
+    s = measure(archive, pairs, budget_factor=1.5).summary
+    assert [s["per_seed"][f"seed_{i}"]["match_ratio"] for i in (0, 1)] == [1.5, 1.0]
+    assert s["match_ratio_mean"] == 1.25
+    assert s["mean_curve_match_evaluations"] == 3 and s["mean_curve_match_ratio"] == 1.5
+
+
+def test_mean_curve_match_cuts_to_the_shortest_random_run():
+    nsga = [np.array([0.2, 0.8]), np.array([0.4, 0.6])]  # finals average 0.7
+    assert mean_curve_match(nsga, [np.array([0.0, 0.6, 1.0]), np.array([0.5, 0.8, 0.9])]) == 2
+    assert mean_curve_match(nsga, [np.array([0.0, 0.6, 1.0]), np.array([0.5])]) is None
+    assert mean_curve_match(nsga, [np.array([0.0, 0.6]), np.array([])]) is None
 
 
 def test_measure_needs_random_search(placed):
