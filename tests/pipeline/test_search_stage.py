@@ -207,6 +207,10 @@ def test_efficiency_seeds_measure_the_search_without_changing_it(repo):
     for entry in eff["per_seed"].values():
         assert entry["evaluations_random"] == 2 * entry["evaluations_nsga2"]
         assert 0 < entry["hv_norm_nsga2"] <= 1.21 and 0 < entry["hv_norm_random"] <= 1.21
+    crossing = eff["mean_curve_match_evaluations"]  # None: random's mean never got there
+    assert crossing is None or 1 <= crossing <= 2 * max(
+        e["evaluations_nsga2"] for e in eff["per_seed"].values()
+    )
     archive, before = pd.read_csv(out / "archive.csv"), pd.read_csv(single / "archive.csv")
     assert {"in_nsga2_s1", "in_random_s1"} <= set(archive.columns)
     ids = set(archive["id"][archive["in_nsga2"]])
