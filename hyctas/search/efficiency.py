@@ -135,14 +135,21 @@ def evaluations_to_match(curve: Sequence[float], target: float) -> int | None:
     return int(reached[0]) + 1 if len(reached) else None
 
 
+def common_length(curves: Sequence[Sequence[float]]) -> np.ndarray:
+    """Seed curves cut to the shortest one's length, stacked (seeds, n): what a mean over
+    seeds is taken of (`hypervolume.png` draws it; `mean_curve_match` reads it)."""
+    n = min((len(c) for c in curves), default=0)
+    return np.array([np.asarray(c, dtype=float)[:n] for c in curves]).reshape(len(curves), n)
+
+
 def mean_curve_match(nsga: Sequence[np.ndarray], random: Sequence[np.ndarray]) -> int | None:
     """Evaluations at which the mean of random search's curves reaches the mean of NSGA-II's
     final hypervolumes (curves cut to the shortest random run); None when it does not."""
-    length = min((len(c) for c in random), default=0)
-    if not length:
+    stack = common_length(random)
+    if not stack.size:
         return None
     target = float(np.mean([c[-1] if len(c) else 0.0 for c in nsga]))
-    return evaluations_to_match(np.mean([c[:length] for c in random], axis=0), target)
+    return evaluations_to_match(stack.mean(axis=0), target)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:

@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from hyctas.atomic import atomic_path
 from hyctas.errors import ConfigError
 from hyctas.search.archive import Archive
+from hyctas.search.efficiency import common_length
 from hyctas.search.result import SearchResult
 from hyctas.search.selection import Selection
 
@@ -144,12 +145,11 @@ def plot_efficiency(
     fig = Figure(figsize=(6.5, 4.2))
     ax = fig.add_subplot()
     for method, runs in curves.items():
-        runs = [np.asarray(c, dtype=float) for c in runs if len(c)]
+        runs = [c for c in runs if len(c)]
         if not runs:
             continue
-        n = min(len(c) for c in runs)
-        stack = np.stack([c[:n] for c in runs])
-        x = np.arange(1, n + 1)
+        stack = common_length(runs)
+        x = np.arange(1, stack.shape[1] + 1)
         colour, label = _METHOD_STYLE.get(method, ("tab:gray", method))
         seeds = f"mean of {len(runs)} seeds" if len(runs) > 1 else "1 seed"
         ax.plot(x, stack.mean(axis=0), color=colour, label=f"{label} ({seeds})")
