@@ -36,6 +36,7 @@ KEYS = (
     "kendall_tau",
     "spearman_rho",
     "kendall_tau_seed_mean",
+    "kendall_tau_seed_mean_se",
     "spearman_rho_seed_mean",
     "inherited_vs_latency_rho",
 )

@@ -399,6 +399,16 @@ def rank_correlation(rows: list[dict]) -> float | None:
     return None if np.isnan(tau) else float(tau)
 
 
+def _spread(m: dict) -> str:
+    """ " (standard error s, 90 % interval a to b)" of the tau against the seeds' mean."""
+    if m["kendall_tau_seed_mean_se"] is None:  # fewer than 3 pairs, or a constant side
+        return ""
+    return (
+        f" (bootstrap standard error {_fmt(m['kendall_tau_seed_mean_se'])}, 90 % interval "
+        f"{_fmt(m['kendall_tau_seed_mean_low'])} to {_fmt(m['kendall_tau_seed_mean_high'])})"
+    )
+
+
 def ranking_section(ranking: dict | None) -> list[str]:
     """Markdown lines of the rank_check stage: its correlations and one row per architecture.
 
@@ -421,7 +431,8 @@ def ranking_section(ranking: dict | None) -> list[str]:
         f"{_fmt(m['seed_tau'])} (mean difference {_fmt(m['seed_abs_diff_mean'])} mIoU), the "
         "agreement of two runs of the reference itself",
         f"- against the mean of the two seeds over those {m['repeats']}: Kendall tau "
-        f"{_fmt(m['kendall_tau_seed_mean'])}, Spearman rho {_fmt(m['spearman_rho_seed_mean'])}",
+        f"{_fmt(m['kendall_tau_seed_mean'])}{_spread(m)}, Spearman rho "
+        f"{_fmt(m['spearman_rho_seed_mean'])}",
         f"- the tau a perfect proxy would reach (seed noise {_fmt(m['seed_noise_std'])} mIoU, "
         f"normal model): {_fmt(m['ceiling_tau_one_seed'])} against one seed, "
         f"{_fmt(m['ceiling_tau_seed_mean'])} against the mean of two",

@@ -42,7 +42,12 @@ import torch
 from hyctas.atomic import write_figure
 from hyctas.errors import ConfigError
 from hyctas.evaluation.inference import InferenceConfig
-from hyctas.ranking.correlation import band_pair_agreement, noise_ceilings, rank_correlations
+from hyctas.ranking.correlation import (
+    band_pair_agreement,
+    noise_ceilings,
+    rank_correlations,
+    tau_spread,
+)
 from hyctas.ranking.pick import Candidate, candidate_pool, stratified_pick
 from hyctas.ranking.standalone import STAGE, standalone_recipe, train_standalone
 from hyctas.space.arch import Arch
@@ -155,7 +160,9 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     the N; `seed_tau`, `seed_spearman_rho`: stand-alone mIoU of the two seeds over the K, and
     `seed_abs_diff_mean` their mean absolute difference; `kendall_tau_seed_mean`,
     `spearman_rho_seed_mean`: inherited mIoU against the mean of the two seeds over the K (a
-    stand-alone reference with half the seed variance: with K = N, the ranking's best estimate);
+    stand-alone reference with half the seed variance: with K = N, the ranking's best estimate),
+    and `kendall_tau_seed_mean_se`, `_low`, `_high` its bootstrap standard error and 90 %
+    interval over the K (`tau_spread`: how far another draw of K architectures could move it);
     `seed_noise_std`, `ceiling_tau_one_seed`, `ceiling_tau_seed_mean`: the seeds' noise and
     the tau a perfect proxy would reach against one seed or the two seeds' mean
     (`noise_ceilings`, a normal model; steadier than `seed_tau` over a few pairs);
@@ -177,7 +184,9 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     seed_a = np.array([a["standalone_miou"] for a, _ in paired])  # the K's runs: first seed
     seed_b = np.array([b["standalone_miou"] for _, b in paired])  # and repeat seed
     seeds = rank_correlations(seed_a, seed_b)
-    seed_mean = rank_correlations([a["inherited_miou"] for a, _ in paired], (seed_a + seed_b) / 2)
+    paired_inherited = [a["inherited_miou"] for a, _ in paired]
+    seed_mean = rank_correlations(paired_inherited, (seed_a + seed_b) / 2)
+    seed_mean_spread = tau_spread(paired_inherited, (seed_a + seed_b) / 2)
     runs: dict[int, list[float]] = {}
     for r in rows:
         runs.setdefault(r["index"], []).append(r["standalone_miou"])
@@ -200,6 +209,7 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         "seed_abs_diff_mean": float(np.mean(np.abs(seed_a - seed_b))) if paired else None,
         "kendall_tau_seed_mean": seed_mean["kendall_tau"],
         "spearman_rho_seed_mean": seed_mean["spearman_rho"],
+        **{f"kendall_tau_seed_mean_{k}": v for k, v in seed_mean_spread.items()},
         **noise_ceilings(seed_a, seed_b),
         "band": band,
         "band_pairs": in_band["pairs"],

@@ -125,6 +125,8 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
         "standalone_iterations": 40, "kendall_tau": 1.0, "kendall_tau_sparse": 1.0,
         "spearman_rho": 1.0, "seed_tau": None, "seed_abs_diff_mean": 0.01,
         "kendall_tau_seed_mean": None, "spearman_rho_seed_mean": None, "seed_noise_std": 0.004,
+        "kendall_tau_seed_mean_se": None, "kendall_tau_seed_mean_low": None,
+        "kendall_tau_seed_mean_high": None,
         "ceiling_tau_one_seed": 0.8, "ceiling_tau_seed_mean": None, "band_pairs": 1,
         "band_pairs_agree": 0, "band_seed_pairs": 0, "band_seed_pairs_agree": 0,
         "inherited_vs_latency_rho": -1.0, "standalone_vs_latency_rho": 1.0,
@@ -144,12 +146,20 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
     assert "- against the mean of the two seeds over those 1: Kendall tau –, Spearman rho –" in text
     assert "(seed noise 0.004 mIoU, normal model): 0.800 against one seed, – against" in text
     assert "inherited mIoU orders 0 of 1 as the stand-alone mean does; the two seeds" in text
-    newer = {**metrics, "band": 0.1, "band_pairs_tied": 2, "band_seed_pairs_tied": 0}
+    newer = {
+        **metrics, "band": 0.1, "band_pairs_tied": 2, "band_seed_pairs_tied": 0,
+        "kendall_tau_seed_mean": 0.5, "kendall_tau_seed_mean_se": 0.1,
+        "kendall_tau_seed_mean_low": 0.3, "kendall_tau_seed_mean_high": 0.7,
+    }  # fmt: skip
     text_newer = "\n".join(ranking_section({"metrics": newer, "rows": rows}))
     assert (
         "- pairs in one latency band (within a factor 1.1 of predicted latency): inherited mIoU "
         "orders 0 of 1 as the stand-alone mean does (2 tied, left out); the two seeds agree on "
         "0 of 0\n" in text_newer
+    )
+    assert (
+        "Kendall tau 0.500 (bootstrap standard error 0.100, 90 % interval 0.300 to 0.700), "
+        "Spearman rho –" in text_newer
     )
     assert "stand-alone mIoU (seed 0) | stand-alone mIoU (seed 1) |" in text
     assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
-from hyctas.ranking.correlation import band_pair_agreement, noise_ceilings, rank_correlations
+from hyctas.ranking.correlation import (
+    band_pair_agreement,
+    noise_ceilings,
+    rank_correlations,
+    tau_spread,
+)
 
 
 def test_same_and_reversed_orders() -> None:
@@ -79,6 +84,32 @@ def test_noise_ceilings_match_the_tau_of_the_truth_in_simulation() -> None:
     mean_tau = kendalltau(truth, (a + b) / 2).statistic
     assert c["ceiling_tau_seed_mean"] == pytest.approx(mean_tau, abs=0.05)
     assert c["ceiling_tau_one_seed"] > kendalltau(a, b).statistic + 0.1
+
+
+def test_tau_spread_is_zero_for_a_perfect_order_and_none_when_undefined() -> None:
+    assert tau_spread([1, 2, 3, 4, 5], [10, 20, 30, 40, 50]) == pytest.approx(
+        {"se": 0.0, "low": 1.0, "high": 1.0}
+    )
+    assert tau_spread([1, 2], [1, 2]) == {"se": None, "low": None, "high": None}
+    assert tau_spread([1, 2, 3], [5, 5, 5])["se"] is None
+
+
+def test_tau_spread_brackets_the_tau_and_shrinks_with_more_architectures() -> None:
+    """Truth plus noise of a third of its spread: the interval holds the sample's tau, the
+    standard error is near the large-sample value sqrt(2 (2N + 5) / (9 N (N - 1))) (1 -
+    tau^2) for normal scores, and four times the architectures halve it."""
+    rng = np.random.default_rng(3)
+    spreads = {}
+    for n in (12, 48):
+        truth = rng.normal(size=n)
+        proxy = truth + rng.normal(scale=0.33, size=n)
+        tau = kendalltau(truth, proxy).statistic
+        spread = tau_spread(truth, proxy)
+        assert spread["low"] <= tau <= spread["high"]
+        assert tau_spread(truth, proxy) == spread  # a seeded generator: reproducible
+        spreads[n] = spread["se"]
+    assert 1.5 < spreads[12] / spreads[48] < 2.8
+    assert 0.05 < spreads[12] < 0.2
 
 
 def test_band_pairs_are_those_within_a_latency_factor() -> None:

@@ -76,6 +76,7 @@ def test_metrics_of_known_rows() -> None:
     alone = ranking_metrics(ROWS[:4], seed=0, repeat_seed=7, band=0.1)
     assert alone["repeats"] == 0 and alone["seed_tau"] is None
     assert alone["seed_abs_diff_mean"] is None and alone["kendall_tau_seed_mean"] is None
+    assert alone["kendall_tau_seed_mean_se"] is None
 
 
 def test_the_mean_of_two_seeds_can_settle_an_order_one_seed_inverts() -> None:
@@ -86,6 +87,9 @@ def test_the_mean_of_two_seeds_can_settle_an_order_one_seed_inverts() -> None:
     assert m["repeats"] == 4 and m["kendall_tau"] == pytest.approx(4 / 6)
     assert m["kendall_tau_seed_mean"] == pytest.approx(1.0)
     assert m["spearman_rho_seed_mean"] == pytest.approx(1.0)
+    # a perfect order over the K: every resample of the four orders them alike
+    assert (m["kendall_tau_seed_mean_low"], m["kendall_tau_seed_mean_high"]) == (1.0, 1.0)
+    assert m["kendall_tau_seed_mean_se"] == pytest.approx(0.0)
     pairs = noise_ceilings([0.20, 0.40, 0.30, 0.50], [0.22, 0.26, 0.38, 0.52])  # the K's runs
     assert m["ceiling_tau_one_seed"] == pytest.approx(pairs["ceiling_tau_one_seed"])
 
