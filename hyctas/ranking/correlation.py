@@ -80,6 +80,8 @@ def tau_spread(
             confidence_level=confidence,
             rng=np.random.default_rng(0),
         ).bootstrap_distribution
+    # The interval is read here rather than from scipy's result, which is NaN as soon as one
+    # resample has no tau.
     taus = taus[~np.isnan(taus)]
     if len(taus) < 2:
         return empty

@@ -185,8 +185,9 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     seed_b = np.array([b["standalone_miou"] for _, b in paired])  # and repeat seed
     seeds = rank_correlations(seed_a, seed_b)
     paired_inherited = [a["inherited_miou"] for a, _ in paired]
-    seed_mean = rank_correlations(paired_inherited, (seed_a + seed_b) / 2)
-    seed_mean_spread = tau_spread(paired_inherited, (seed_a + seed_b) / 2)
+    mean_of_seeds = (seed_a + seed_b) / 2
+    seed_mean = rank_correlations(paired_inherited, mean_of_seeds)
+    seed_mean_spread = tau_spread(paired_inherited, mean_of_seeds)
     runs: dict[int, list[float]] = {}
     for r in rows:
         runs.setdefault(r["index"], []).append(r["standalone_miou"])
