@@ -27,7 +27,7 @@ import pandas as pd
 
 from hyctas.atomic import write_json
 from hyctas.params import load_params
-from hyctas.ranking.run import ranking_metrics
+from hyctas.ranking.run import ZERO_COST_PROXIES, ranking_metrics
 from hyctas.space.arch import Arch
 from hyctas.train.distributed import resolve_device
 from hyctas.train.supernet import inherited_miou, load_supernet, search_frames
@@ -133,6 +133,10 @@ def main() -> None:
         f"stand-alone vs latency Spearman "
         f"{_f(first['standalone_vs_latency_rho'])}, stand-alone mean "
         f"{first['standalone_miou_mean']:.4f}"
+    )
+    print(
+        "zero-cost proxies' Kendall tau against the mean of two: "
+        + ", ".join(f"{k} {_f(first.get(f'zero_cost_tau_{k}'))}" for k in ZERO_COST_PROXIES)
     )
     print(f"{'scoring':22}" + "".join(f"{k:>26}" for k in KEYS) + f"{'band pairs agreeing':>22}")
     for name, metrics in results.items():

@@ -443,6 +443,8 @@ def ranking_section(ranking: dict | None) -> list[str]:
         f"{_tied(m.get('band_seed_pairs_tied'))}",
         f"- Spearman rho against predicted latency: inherited {_fmt(m['inherited_vs_latency_rho'])}"
         f", stand-alone {_fmt(m['standalone_vs_latency_rho'])}",
+        f"- zero-cost proxies against the same mean (Kendall tau; a supernet earns its training "
+        f"where it ranks better): {_zero_cost(m)}",
         "",
         "| arch id | branches | predicted latency (ms) | inherited mIoU | "
         + " | ".join(f"stand-alone mIoU (seed {s})" for s in seeds)
@@ -459,6 +461,14 @@ def ranking_section(ranking: dict | None) -> list[str]:
             f"{r['inherited_miou']:.3f} | " + " | ".join(_fmt(runs.get(s)) for s in seeds) + " |"
         )
     return lines
+
+
+def _zero_cost(metrics: dict) -> str:
+    """'predicted latency 0.02, parameters 0.31, MACs 0.25' ('n/a' where not computed)."""
+    names = {"latency": "predicted latency", "params": "parameters", "macs": "MACs"}
+    return ", ".join(
+        f"{label} {_fmt(metrics.get(f'zero_cost_tau_{key}'))}" for key, label in names.items()
+    )
 
 
 def _band_width(metrics: dict) -> str:

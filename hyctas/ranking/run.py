@@ -19,7 +19,11 @@ For N architectures picked over the branch counts and the predicted-latency rang
   inference: flip, scales, sliding window; Cityscapes mIoU);
 * the first K architectures are trained again with `rank_check.repeat_seed`: the
   seed-to-seed tau and the seeds' noise say how well any proxy could rank against one seed
-  or against the mean of two (`noise_ceilings`).
+  or against the mean of two (`noise_ceilings`);
+* zero-cost proxies (predicted latency, parameters, MACs at the search frames' size) rank
+  the same K: a network's size is a strong baseline for any accuracy predictor (Ning et al.,
+  NeurIPS 2021; White et al., NeurIPS 2021), so a supernet is worth its training only where it
+  ranks better than they do.
 
 Runs go one after another (`hyctas.ranking.standalone`), each with its own resumable
 checkpoint (`<checkpoints>/<arch id>-seed<seed>.pt`, fingerprinted by the training and
@@ -42,6 +46,7 @@ import torch
 from hyctas.atomic import write_figure
 from hyctas.errors import ConfigError
 from hyctas.evaluation.inference import InferenceConfig
+from hyctas.models.cost import arch_cost
 from hyctas.ranking.correlation import (
     band_pair_agreement,
     noise_ceilings,
@@ -75,6 +80,10 @@ def _log(message: str) -> None:
     print(f"[{STAGE}] {message}", file=sys.stderr, flush=True)
 
 
+# Rankings that cost nothing to compute: name -> column of the rows.
+ZERO_COST_PROXIES = {"latency": "predicted_latency_ms", "params": "params", "macs": "macs"}
+
+
 def rank_check(
     params: dict,
     supernet_path: Path,
@@ -103,6 +112,8 @@ def rank_check(
         candidate_pool(cfg, latency, base["seed"], block["pool"]), block["architectures"]
     )
     frames = search_frames(lists_dir, base, search, state)
+    size = tuple(frames.search[0][0].shape[-2:])  # the search's own MACs objective's size
+    costs = [arch_cost(c.arch, cfg, base["num_classes"], size) for c in picks]
     score = inherited_miou(supernet, frames, base, search, device)
     inherited = [score(c.arch) for c in picks]
     del supernet, frames
@@ -128,7 +139,9 @@ def rank_check(
             resumed = result["resumed_from_step"]
             how = f"resumed from step {resumed}" if resumed else "trained"
             _log(f"{where}: {how}, mIoU {result['standalone_miou']:.4f}")
-        rows.append(_row(index, pick, inherited[index], seed, result["standalone_miou"]))
+        rows.append(
+            _row(index, pick, costs[index], inherited[index], seed, result["standalone_miou"])
+        )
     return {
         "rows": rows,
         "metrics": {
@@ -140,13 +153,15 @@ def rank_check(
     }
 
 
-def _row(index: int, pick: Candidate, inherited: float, seed: int, miou: float) -> dict:
+def _row(index: int, pick: Candidate, cost: dict, inherited: float, seed: int, miou: float) -> dict:
     return {
         "index": index,
         "arch_id": pick.arch.id,
         "compact": pick.arch.compact(),
         "branches": pick.branches,
         "predicted_latency_ms": pick.latency_ms,
+        "params": cost["params"],
+        "macs": cost["macs"],
         "inherited_miou": inherited,
         "seed": seed,
         "standalone_miou": miou,
@@ -173,7 +188,10 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     the same pairs among the K, how many the two seeds order alike and how many either seed
     ties (left out; `band_pair_agreement`);
     `*_vs_latency_rho`: Spearman rho of each mIoU against predicted latency (does accuracy grow
-    with network size?).
+    with network size?); `zero_cost_tau_<proxy>`: the Kendall tau of one column of the rows
+    (`ZERO_COST_PROXIES`, larger ranked higher) against the two seeds' mean over the K, as
+    `kendall_tau_seed_mean` is for the supernet (None where the rows lack the column: older
+    ranking.csv files).
     """
     first = [r for r in rows if r["seed"] == seed]
     second = {r["index"]: r for r in rows if r["seed"] == repeat_seed}
@@ -223,6 +241,20 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         "standalone_vs_latency_rho": rank_correlations(latency, standalone)["spearman_rho"],
         "inherited_miou_mean": float(np.mean(inherited)) if inherited else None,
         "standalone_miou_mean": float(np.mean(standalone)) if standalone else None,
+        **zero_cost_taus([a for a, _ in paired], mean_of_seeds),
+    }
+
+
+def zero_cost_taus(rows: list[dict], reference: np.ndarray) -> dict[str, float | None]:
+    """`zero_cost_tau_<proxy>`: Kendall tau of each zero-cost proxy of `rows` against
+    `reference` (one value per row); None where a row lacks the proxy's column."""
+    return {
+        f"zero_cost_tau_{name}": (
+            rank_correlations([r[column] for r in rows], reference)["kendall_tau"]
+            if all(column in r for r in rows)
+            else None
+        )
+        for name, column in ZERO_COST_PROXIES.items()
     }
 
 

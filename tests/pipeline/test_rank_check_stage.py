@@ -65,9 +65,10 @@ def test_rank_check_resumes_at_its_run_and_ends_like_an_unstopped_one(repo):
     rows, metrics = outputs(repo, "straight")
     seed, repeat_seed = tiny_params()["base"]["seed"], tiny_params()["rank_check"]["repeat_seed"]
     assert list(rows.columns) == [
-        "index", "arch_id", "compact", "branches", "predicted_latency_ms",
+        "index", "arch_id", "compact", "branches", "predicted_latency_ms", "params", "macs",
         "inherited_miou", "seed", "standalone_miou",
     ]  # fmt: skip
+    assert (rows["params"] > 0).all() and (rows["macs"] > 0).all()
     assert list(rows["seed"]) == [seed] * 3 + [repeat_seed] * 2
     assert sorted(rows["branches"][:3]) == [1, 2, 3]  # one architecture per branch count
     assert rows["standalone_miou"].between(0, 1).all()
@@ -75,7 +76,7 @@ def test_rank_check_resumes_at_its_run_and_ends_like_an_unstopped_one(repo):
     assert metrics["architectures"] == 3 and metrics["repeats"] == 2
     # kendall_tau_seed_mean_se is None over the K = 2 pairs, but written
     for key in ("kendall_tau", "spearman_rho", "seed_tau", "inherited_vs_latency_rho",
-                "kendall_tau_seed_mean_se"):  # fmt: skip
+                "kendall_tau_seed_mean_se", "zero_cost_tau_params"):  # fmt: skip
         assert key in metrics
     assert (repo / "results/straight/ranking.png").read_bytes()[:4] == b"\x89PNG"
 

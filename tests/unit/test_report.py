@@ -150,6 +150,7 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
         **metrics, "band": 0.1, "band_pairs_tied": 2, "band_seed_pairs_tied": 0,
         "kendall_tau_seed_mean": 0.5, "kendall_tau_seed_mean_se": 0.1,
         "kendall_tau_seed_mean_low": 0.3, "kendall_tau_seed_mean_high": 0.7,
+        "zero_cost_tau_latency": 0.02, "zero_cost_tau_params": 0.31, "zero_cost_tau_macs": None,
     }  # fmt: skip
     text_newer = "\n".join(ranking_section({"metrics": newer, "rows": rows}))
     assert (
@@ -161,6 +162,11 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
         "Kendall tau 0.500 (bootstrap standard error 0.100, 90 % interval 0.300 to 0.700), "
         "Spearman rho –" in text_newer
     )
+    assert (
+        "- zero-cost proxies against the same mean (Kendall tau; a supernet earns its training "
+        "where it ranks better): predicted latency 0.020, parameters 0.310, MACs –" in text_newer
+    )
+    assert "predicted latency –, parameters –, MACs –" in text  # metrics from before them
     assert "stand-alone mIoU (seed 0) | stand-alone mIoU (seed 1) |" in text
     assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text
     assert "| `b` | 3 | 30.0 | 0.050 | 0.100 | – |" in text

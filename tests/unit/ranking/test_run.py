@@ -18,6 +18,8 @@ def row(index: int, seed: int, inherited: float, standalone: float, branches: in
         "compact": "b0:conv1",
         "branches": branches,
         "predicted_latency_ms": 10.0 + index,
+        "params": (3, 1, 2, 4)[index],
+        "macs": 1000,  # one value for all: a constant proxy ranks nothing
         "inherited_miou": inherited,
         "seed": seed,
         "standalone_miou": standalone,
@@ -92,6 +94,14 @@ def test_the_mean_of_two_seeds_can_settle_an_order_one_seed_inverts() -> None:
     assert m["kendall_tau_seed_mean_se"] == pytest.approx(0.0)
     pairs = noise_ceilings([0.20, 0.40, 0.30, 0.50], [0.22, 0.26, 0.38, 0.52])  # the K's runs
     assert m["ceiling_tau_one_seed"] == pytest.approx(pairs["ceiling_tau_one_seed"])
+    # zero-cost proxies against the same means: latency 10 11 12 13 orders them all; params
+    # 3 1 2 4 inverts two of the six pairs (arch 0 above 1 and 2); constant MACs rank nothing
+    assert m["zero_cost_tau_latency"] == pytest.approx(1.0)
+    assert m["zero_cost_tau_params"] == pytest.approx(2 / 6)
+    assert m["zero_cost_tau_macs"] is None
+    older = [{k: v for k, v in r.items() if k not in ("params", "macs")} for r in ROWS[:4] + second]
+    m = ranking_metrics(older, seed=0, repeat_seed=7, band=0.1)  # a ranking.csv without them
+    assert m["zero_cost_tau_params"] is None and m["zero_cost_tau_latency"] == pytest.approx(1.0)
 
 
 def test_the_plot_is_written(tmp_path) -> None:
