@@ -16,6 +16,11 @@ and the tau a perfect proxy would reach against it (`noise_ceilings`).
 A supernet checkpoint can be ranked directly too (`--supernet NAME=CHECKPOINT`): the
 reference's architectures are scored with its inherited weights exactly as `rank_check` does
 (`inherited_miou` on the search split's `search.images` frames, from `--params` and `--lists`).
+
+Below the table, each scoring's tau gap to the first one and to the parameter count (a
+zero-cost proxy, where the reference has it) against the two seeds' mean, with the paired
+bootstrap spread (`hyctas.ranking.correlation.tau_gap`): on the same architectures, a gap
+far below either tau's own standard error can still be told from zero.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import pandas as pd
 
 from hyctas.atomic import write_json
 from hyctas.params import load_params
+from hyctas.ranking.correlation import tau_gap
 from hyctas.ranking.run import ZERO_COST_PROXIES, ranking_metrics
 from hyctas.space.arch import Arch
 from hyctas.train.distributed import resolve_device
@@ -80,6 +86,41 @@ def scored(reference: pd.DataFrame, checkpoint: Path, params: dict, lists: Path)
     return pd.DataFrame({"arch_id": rows["arch_id"], "inherited_miou": [score(a) for a in archs]})
 
 
+def gaps(reference: pd.DataFrame, scorings: dict[str, pd.DataFrame]) -> dict[str, dict]:
+    """Each scoring's `tau_gap` to the first one and to the parameter count, by name.
+
+    Against the two seeds' mean over the architectures that have both (none: no gaps).
+    `gap_to_first` is None for the first scoring itself; `gap_to_params` is None where the
+    reference has no `params` column (a ranking.csv from before it).
+    """
+    seeds = list(dict.fromkeys(reference["seed"]))
+    if len(seeds) < 2:
+        return {}
+    by_seed = reference.pivot_table(index="arch_id", columns="seed", values="standalone_miou")
+    mean = by_seed[seeds[:2]].dropna().mean(axis=1)
+    arch = reference.drop_duplicates("arch_id").set_index("arch_id")
+    params = arch["params"].loc[mean.index] if "params" in arch else None
+
+    def inherited(scores: pd.DataFrame) -> pd.Series:
+        return scores.drop_duplicates("arch_id").set_index("arch_id")["inherited_miou"]
+
+    first = inherited(next(iter(scorings.values()))).loc[mean.index]
+    out = {}
+    for number, (name, scores) in enumerate(scorings.items()):
+        mine = inherited(scores).loc[mean.index]
+        out[name] = {
+            "gap_to_first": tau_gap(mine, first, mean) if number else None,
+            "gap_to_params": tau_gap(mine, params, mean) if params is not None else None,
+        }
+    return out
+
+
+def _gap(gap: dict | None) -> str:
+    if gap is None or gap["gap"] is None:
+        return "n/a"
+    return f"{gap['gap']:+.3f} (SE {gap['se']:.3f}, 90 % {gap['low']:+.3f} to {gap['high']:+.3f})"
+
+
 def _f(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -111,15 +152,18 @@ def main() -> None:
     if args.supernet and not (args.params and args.lists):
         parser.error("--supernet needs --params and --lists")
     reference = pd.read_csv(args.reference)
-    results = {}
+    scorings = {}
     for item in args.inherited:
         name, _, path = item.partition("=")
-        results[name] = reranked(reference, pd.read_csv(path), args.band)
+        scorings[name] = pd.read_csv(path)
     params = load_params(args.params) if args.supernet else {}
     for item in args.supernet:
         name, _, path = item.partition("=")
-        scores = scored(reference, Path(path), params, args.lists)
-        results[name] = reranked(reference, scores, args.band)
+        scorings[name] = scored(reference, Path(path), params, args.lists)
+    results = {name: reranked(reference, scores, args.band) for name, scores in scorings.items()}
+    tau_gaps = gaps(reference, scorings)
+    for name, gap in tau_gaps.items():
+        results[name].update(gap)
     if args.json:
         write_json(args.json, results)
     first = next(iter(results.values()))
@@ -143,6 +187,12 @@ def main() -> None:
         band = f"{metrics['band_pairs_agree']} of {metrics['band_pairs']}"
         band += f" ({metrics['band_pairs_tied']} tied)" if metrics["band_pairs_tied"] else ""
         print(f"{name:22}" + "".join(f"{_f(metrics[k]):>26}" for k in KEYS) + f"{band:>22}")
+    first_name = next(iter(results))
+    for name, gap in tau_gaps.items():
+        print(
+            f"{name}: tau gap (against the mean of two, paired bootstrap) to {first_name} "
+            f"{_gap(gap['gap_to_first'])}, to the parameter count {_gap(gap['gap_to_params'])}"
+        )
 
 
 if __name__ == "__main__":

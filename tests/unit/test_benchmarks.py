@@ -207,6 +207,33 @@ def test_rerank_puts_stored_inherited_scores_against_a_new_reference() -> None:
     assert alone["repeats"] == 0 and alone["seed_tau"] is None
 
 
+def test_rerank_gaps_are_paired_against_the_two_seeds_mean() -> None:
+    import pandas as pd
+    from scipy.stats import kendalltau
+
+    rerank = load("rerank")
+    ids = ["a", "b", "c", "d"]
+    reference = pd.DataFrame(
+        {
+            "arch_id": ids * 2,
+            "seed": [0] * 4 + [1] * 4,
+            "standalone_miou": [0.10, 0.30, 0.20, 0.40, 0.14, 0.22, 0.32, 0.42],
+            "params": [1, 2, 3, 4] * 2,
+        }
+    )  # the means 0.12 0.26 0.26 0.41: a tie between b and c
+    good = pd.DataFrame({"arch_id": ids, "inherited_miou": [1, 2, 3, 4]})
+    poor = pd.DataFrame({"arch_id": ids, "inherited_miou": [4, 1, 2, 3]})
+    got = rerank.gaps(reference, {"good": good, "poor": poor})
+    means = [0.12, 0.26, 0.26, 0.41]
+    expected = kendalltau([4, 1, 2, 3], means).statistic - kendalltau([1, 2, 3, 4], means).statistic
+    assert got["good"]["gap_to_first"] is None
+    assert got["poor"]["gap_to_first"]["gap"] == pytest.approx(expected)
+    assert got["good"]["gap_to_params"]["gap"] == pytest.approx(0.0)  # params order alike
+    older = rerank.gaps(reference.drop(columns="params"), {"good": good, "poor": poor})
+    assert older["poor"]["gap_to_params"] is None
+    assert rerank.gaps(reference[reference.seed == 0], {"good": good}) == {}
+
+
 def test_rerank_scores_a_supernet_checkpoint_on_the_reference_architectures(
     tiny_tree: Path, tmp_path: Path
 ) -> None:

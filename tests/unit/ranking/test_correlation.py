@@ -12,6 +12,7 @@ from hyctas.ranking.correlation import (
     band_pair_agreement,
     noise_ceilings,
     rank_correlations,
+    tau_gap,
     tau_spread,
 )
 
@@ -110,6 +111,32 @@ def test_tau_spread_brackets_the_tau_and_shrinks_with_more_architectures() -> No
         spreads[n] = spread["se"]
     assert 1.5 < spreads[12] / spreads[48] < 2.8
     assert 0.05 < spreads[12] < 0.2
+
+
+def test_tau_gap_of_a_scoring_against_itself_is_zero_and_none_when_undefined() -> None:
+    a, y = [1, 3, 2, 5, 4], [10, 20, 30, 40, 50]
+    assert tau_gap(a, a, y) == pytest.approx({"gap": 0.0, "se": 0.0, "low": 0.0, "high": 0.0})
+    assert tau_gap([1, 2], [2, 1], [1, 2])["gap"] is None
+    assert tau_gap(a, [7] * 5, y) == {"gap": None, "se": None, "low": None, "high": None}
+    with pytest.raises(ValueError, match="5 and 4 scores against 5"):
+        tau_gap(a, a[:4], y)
+
+
+def test_tau_gap_resolves_what_the_taus_own_spreads_cannot() -> None:
+    """Two proxies of one truth, the second a little noisier, over 30 architectures: the gap
+    is the difference of their taus, its interval holds it, and pairing the resamples makes
+    its spread far narrower than the two taus' own spreads combined."""
+    rng = np.random.default_rng(5)
+    truth = rng.normal(size=30)
+    a = truth + rng.normal(scale=0.5, size=30)
+    b = a + rng.normal(scale=0.3, size=30)
+    gap = tau_gap(a, b, truth)
+    expected = kendalltau(a, truth).statistic - kendalltau(b, truth).statistic
+    assert gap["gap"] == pytest.approx(expected)
+    assert gap["low"] <= gap["gap"] <= gap["high"]
+    unpaired = math.hypot(tau_spread(a, truth)["se"], tau_spread(b, truth)["se"])
+    assert gap["se"] < 0.6 * unpaired
+    assert tau_gap(a, b, truth) == gap  # a seeded generator: reproducible
 
 
 def test_band_pairs_are_those_within_a_latency_factor() -> None:
