@@ -292,7 +292,9 @@ def pretrain(
     base, block = params["base"], params[STAGE]
     cfg = SpaceConfig.from_params(params["search_space"])
     tcfg = TrainConfig.from_params(block["recipe"], f"{STAGE}.recipe")
-    seed = base["seed"]
+    # The supernet's own seed (weights, sub-network draws, batch order); the probes keep
+    # base.seed's random architecture, so supernets trained with different seeds probe alike.
+    seed = base["seed"] if block["seed"] is None else block["seed"]
     torch.manual_seed(seed)
     dataset = training_dataset(lists_dir, SUPERNET_TRAIN_LIST, base, tcfg)
     if len(dataset) < tcfg.batch_size * info.world_size:
@@ -319,7 +321,7 @@ def pretrain(
         cell_sharing=block["cell_sharing"],
         head_sharing=block["head_sharing"],
     )
-    probes = probe_archs(cfg, seed)
+    probes = probe_archs(cfg, base["seed"])
     distill = block["distill"]
 
     def on_probe(step: int) -> dict[str, float]:

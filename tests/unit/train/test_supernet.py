@@ -235,3 +235,20 @@ def test_search_scoring_reads_its_frames_and_memory_format_from_the_search_block
     )
     score = inherited_miou(None, frames, base, search, torch.device("cpu"))
     assert score(None) == 0.5 and calls == [{"channels_last": channels_last}]
+
+
+def test_the_supernet_seed_defaults_to_base_seed_and_changes_the_weights(
+    lists_one_held_out, tmp_path
+):
+    where = dict(device=torch.device("cpu"), info=DistInfo(), progress=False)
+    weights = {}
+    base_seed = tiny_params()["base"]["seed"]
+    for name, seed in (("default", None), ("base", base_seed), ("other", base_seed + 1)):
+        options = {"seed": seed, "probe_images": 1, "recipe": {"iterations": 2}}
+        params = tiny_params({"pretrain_supernet": options})
+        out = tmp_path / f"{name}.pt"
+        pretrain(params, lists_one_held_out, out, tmp_path / f"{name}-c.pt", **where)
+        weights[name] = torch.load(out, weights_only=False)["model"]
+    same = [torch.equal(weights["default"][k], weights["base"][k]) for k in weights["base"]]
+    assert all(same)
+    assert not all(torch.equal(weights["other"][k], weights["base"][k]) for k in weights["base"])
