@@ -45,7 +45,7 @@ import torch
 
 from hyctas.atomic import write_figure
 from hyctas.errors import ConfigError
-from hyctas.evaluation.inference import InferenceConfig
+from hyctas.evaluation.inference import InferenceConfig, padded_size
 from hyctas.models.cost import arch_cost
 from hyctas.ranking.correlation import (
     band_pair_agreement,
@@ -112,7 +112,8 @@ def rank_check(
         candidate_pool(cfg, latency, base["seed"], block["pool"]), block["architectures"]
     )
     frames = search_frames(lists_dir, base, search, state)
-    size = tuple(frames.search[0][0].shape[-2:])  # the search's own MACs objective's size
+    # MACs at the input the network runs on: the search frames padded to multiples of 64
+    size = padded_size(*frames.search[0][0].shape[-2:])
     costs = [arch_cost(c.arch, cfg, base["num_classes"], size) for c in picks]
     score = inherited_miou(supernet, frames, base, search, device)
     inherited = [score(c.arch) for c in picks]

@@ -32,6 +32,7 @@ import torch
 
 from hyctas.atomic import write_json
 from hyctas.errors import ConfigError
+from hyctas.evaluation.inference import padded_size
 from hyctas.models.cost import arch_cost
 from hyctas.provenance import Fingerprint
 from hyctas.search.archive import Archive
@@ -105,7 +106,7 @@ def run_search(
     base, block = params["base"], params[STAGE]
     supernet, cfg, state = load_supernet(supernet_path, device)
     frames = search_frames(lists_dir, base, block, state)
-    height, width = frames.search[0][0].shape[-2:]
+    height, width = padded_size(*frames.search[0][0].shape[-2:])  # the network's input
     miou = inherited_miou(supernet, frames, base, block, device)
     objectives, constraints = build_objectives(
         block, miou, latency, cfg, base["num_classes"], (height, width)
