@@ -43,6 +43,7 @@ KEYS = (
     "spearman_rho",
     "kendall_tau_seed_mean",
     "kendall_tau_seed_mean_se",
+    "kendall_tau_seed_mean_within_branches",
     "spearman_rho_seed_mean",
     "inherited_vs_latency_rho",
 )
@@ -181,12 +182,21 @@ def main() -> None:
     print(
         "zero-cost proxies' Kendall tau against the mean of two: "
         + ", ".join(f"{k} {_f(first.get(f'zero_cost_tau_{k}'))}" for k in ZERO_COST_PROXIES)
+        + f"; the branch counts' order alone (read off the reference) "
+        f"{_f(first['kendall_tau_branch_order'])}, the seeds' tau inside the branch counts "
+        f"{_f(first['seed_tau_within_branches'])}"
     )
-    print(f"{'scoring':22}" + "".join(f"{k:>26}" for k in KEYS) + f"{'band pairs agreeing':>22}")
+    widths = {k: max(26, len(k) + 2) for k in KEYS}
+    print(
+        f"{'scoring':22}"
+        + "".join(f"{k:>{widths[k]}}" for k in KEYS)
+        + f"{'band pairs agreeing':>22}"
+    )
     for name, metrics in results.items():
         band = f"{metrics['band_pairs_agree']} of {metrics['band_pairs']}"
         band += f" ({metrics['band_pairs_tied']} tied)" if metrics["band_pairs_tied"] else ""
-        print(f"{name:22}" + "".join(f"{_f(metrics[k]):>26}" for k in KEYS) + f"{band:>22}")
+        cells = "".join(f"{_f(metrics[k]):>{widths[k]}}" for k in KEYS)
+        print(f"{name:22}{cells}{band:>22}")
     first_name = next(iter(results))
     for name, gap in tau_gaps.items():
         print(

@@ -124,6 +124,51 @@ def _bootstrap(
     return {"se": float(np.std(values, ddof=1)), "low": float(low), "high": float(high)}
 
 
+def tau_within_groups(
+    x: Sequence[float], y: Sequence[float], groups: Sequence[object]
+) -> dict[str, object]:
+    """Kendall tau-b of `x` against `y` inside each group, and over all of them.
+
+    Over a space whose groups (branch counts) differ in mean accuracy, a scoring that only
+    orders the groups reaches a fair tau over everything while ranking nothing inside a
+    group, where a search's pick competes with the other networks of its latency band.
+
+    Returns:
+        `by_group` ({group: tau, None where it has fewer than two members or a constant
+        side}) and `pooled`: the groups' taus averaged with weights of their pair counts
+        (a single group's tau; None where no group has one).
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if not len(x) == len(y) == len(groups):
+        raise ValueError(f"{len(x)} and {len(y)} scores in {len(groups)} groups")
+    by_group: dict[object, float | None] = {}
+    weighted = weights = 0.0
+    for group in sorted(set(groups), key=str):
+        inside = np.array([g == group for g in groups])
+        tau = rank_correlations(x[inside], y[inside])["kendall_tau"]
+        by_group[group] = tau
+        if tau is not None:
+            pairs = inside.sum() * (inside.sum() - 1) / 2
+            weighted, weights = weighted + pairs * tau, weights + pairs
+    return {"by_group": by_group, "pooled": float(weighted / weights) if weights else None}
+
+
+def group_order_tau(y: Sequence[float], groups: Sequence[object]) -> float | None:
+    """Kendall tau-b against `y` of a scoring that knows only each group's mean of `y`.
+
+    What ordering the groups perfectly, and nothing inside them, is worth against this
+    reference: read off the reference itself, so an upper mark for such a proxy, not a
+    proxy. None where undefined (one group, or a constant side).
+    """
+    y = np.asarray(y, float)
+    if len(y) != len(groups):
+        raise ValueError(f"{len(y)} scores in {len(groups)} groups")
+    members: dict[object, list[float]] = {}
+    for value, group in zip(y, groups, strict=True):
+        members.setdefault(group, []).append(value)
+    return rank_correlations([np.mean(members[g]) for g in groups], y)["kendall_tau"]
+
+
 def noise_ceilings(first: Sequence[float], second: Sequence[float]) -> dict[str, float | None]:
     """How well a perfect proxy could rank against stand-alone mIoU, given two seeds' runs.
 

@@ -49,9 +49,11 @@ from hyctas.evaluation.inference import InferenceConfig, padded_size
 from hyctas.models.cost import arch_cost
 from hyctas.ranking.correlation import (
     band_pair_agreement,
+    group_order_tau,
     noise_ceilings,
     rank_correlations,
     tau_spread,
+    tau_within_groups,
 )
 from hyctas.ranking.pick import Candidate, candidate_pool, stratified_pick
 from hyctas.ranking.standalone import STAGE, standalone_recipe, train_standalone
@@ -192,7 +194,7 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     with network size?); `zero_cost_tau_<proxy>`: the Kendall tau of one column of the rows
     (`ZERO_COST_PROXIES`, larger ranked higher) against the two seeds' mean over the K, as
     `kendall_tau_seed_mean` is for the supernet (None where the rows lack the column: older
-    ranking.csv files).
+    ranking.csv files); the ranking inside the branch counts (`within_branches`).
     """
     first = [r for r in rows if r["seed"] == seed]
     second = {r["index"]: r for r in rows if r["seed"] == repeat_seed}
@@ -243,6 +245,33 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         "inherited_miou_mean": float(np.mean(inherited)) if inherited else None,
         "standalone_miou_mean": float(np.mean(standalone)) if standalone else None,
         **zero_cost_taus([a for a, _ in paired], mean_of_seeds),
+        **within_branches(paired, mean_of_seeds),
+    }
+
+
+def within_branches(paired: list[tuple[dict, dict]], mean_of_seeds: np.ndarray) -> dict:
+    """The ranking inside each branch count, over the K (`ranking_metrics`' second seed).
+
+    `kendall_tau_seed_mean_within_branches` and `_by_branches` ({branch count: tau}): the
+    supernet's tau against the two seeds' mean inside the branch counts, pooled and per
+    count (`tau_within_groups`); `seed_tau_within_branches`: the seeds' own tau there (the
+    reference's agreement with itself where the search's pick competes);
+    `kendall_tau_branch_order`: what a scoring that ordered the branch counts as the
+    reference's means do, and nothing inside them, would reach (`group_order_tau`).
+    """
+    branches = [a["branches"] for a, _ in paired]
+    inherited = [a["inherited_miou"] for a, _ in paired]
+    supernet = tau_within_groups(inherited, mean_of_seeds, branches)
+    seeds = tau_within_groups(
+        [a["standalone_miou"] for a, _ in paired],
+        [b["standalone_miou"] for _, b in paired],
+        branches,
+    )
+    return {
+        "kendall_tau_seed_mean_within_branches": supernet["pooled"],
+        "kendall_tau_seed_mean_by_branches": {str(k): v for k, v in supernet["by_group"].items()},
+        "seed_tau_within_branches": seeds["pooled"],
+        "kendall_tau_branch_order": group_order_tau(mean_of_seeds, branches),
     }
 
 

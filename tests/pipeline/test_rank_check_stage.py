@@ -76,7 +76,8 @@ def test_rank_check_resumes_at_its_run_and_ends_like_an_unstopped_one(repo):
     assert metrics["architectures"] == 3 and metrics["repeats"] == 2
     # kendall_tau_seed_mean_se is None over the K = 2 pairs, but written
     for key in ("kendall_tau", "spearman_rho", "seed_tau", "inherited_vs_latency_rho",
-                "kendall_tau_seed_mean_se", "zero_cost_tau_params"):  # fmt: skip
+                "kendall_tau_seed_mean_se", "zero_cost_tau_params",
+                "kendall_tau_seed_mean_within_branches", "kendall_tau_branch_order"):  # fmt: skip
         assert key in metrics
     assert (repo / "results/straight/ranking.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -10,10 +10,12 @@ from scipy.stats import kendalltau
 
 from hyctas.ranking.correlation import (
     band_pair_agreement,
+    group_order_tau,
     noise_ceilings,
     rank_correlations,
     tau_gap,
     tau_spread,
+    tau_within_groups,
 )
 
 
@@ -161,3 +163,34 @@ def test_band_pairs_are_those_within_a_latency_factor() -> None:
         assert counts == {"pairs": 3, "agree": 2, "ties": 1}
     with pytest.raises(ValueError, match="5 latencies, 5 and 4 scores"):
         band_pair_agreement(latency, x, y[:4], 0.1)
+
+
+def test_a_scoring_that_only_orders_the_groups_ranks_nothing_inside_them() -> None:
+    # two groups: b above a on average; inside each, x is reversed against y
+    groups = ["a", "a", "a", "b", "b", "b"]
+    y = [0.10, 0.20, 0.30, 0.40, 0.50, 0.60]
+    x = [3.0, 2.0, 1.0, 6.0, 5.0, 4.0]
+    overall = kendalltau(x, y).statistic
+    assert overall == pytest.approx(3 / 15)  # 9 between-group pairs agree, 6 inside disagree
+    within = tau_within_groups(x, y, groups)
+    assert within == {"by_group": {"a": -1.0, "b": -1.0}, "pooled": -1.0}
+    # weights are pair counts: a group of 3 (3 pairs, tau 1) and of 2 (1 pair, tau -1)
+    mixed = tau_within_groups([1, 2, 3, 5, 4], [1, 2, 3, 4, 5], [1, 1, 1, 2, 2])
+    assert mixed["pooled"] == pytest.approx((3 * 1 - 1) / 4)
+    # a group of one has no tau and no weight
+    alone = tau_within_groups([1, 2, 3], [1, 2, 3], ["a", "a", "b"])
+    assert alone == {"by_group": {"a": 1.0, "b": None}, "pooled": 1.0}
+    assert tau_within_groups([1, 2], [1, 2], ["a", "b"])["pooled"] is None
+    with pytest.raises(ValueError, match="in 3 groups"):
+        tau_within_groups([1, 2], [1, 2], ["a", "b", "c"])
+
+
+def test_the_group_order_alone_is_the_tau_of_the_group_means() -> None:
+    groups = ["a", "a", "a", "b", "b", "b"]
+    y = [0.10, 0.20, 0.30, 0.40, 0.50, 0.60]
+    # means 0.2 and 0.5: the 9 pairs across groups agree, the 6 inside are tied by the proxy
+    proxy = [0.2] * 3 + [0.5] * 3
+    assert group_order_tau(y, groups) == pytest.approx(kendalltau(proxy, y).statistic)
+    assert group_order_tau(y, groups) == pytest.approx(9 / math.sqrt(15 * 9))
+    assert group_order_tau(y, ["a"] * 6) is None  # one group: a constant proxy
+    assert group_order_tau([], []) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from scipy.stats import kendalltau
 
 from hyctas.errors import ConfigError
 from hyctas.ranking.correlation import noise_ceilings
@@ -79,6 +80,12 @@ def test_metrics_of_known_rows() -> None:
     assert alone["repeats"] == 0 and alone["seed_tau"] is None
     assert alone["seed_abs_diff_mean"] is None and alone["kendall_tau_seed_mean"] is None
     assert alone["kendall_tau_seed_mean_se"] is None
+    assert alone["kendall_tau_seed_mean_within_branches"] is None
+    assert alone["kendall_tau_branch_order"] is None
+    # the K's two architectures are alone in their branch counts: nothing to rank inside
+    assert m["kendall_tau_seed_mean_by_branches"] == {"1": None, "2": None}
+    assert m["kendall_tau_seed_mean_within_branches"] is None
+    assert m["kendall_tau_branch_order"] == pytest.approx(1.0)  # means 0.21 < 0.38
 
 
 def test_the_mean_of_two_seeds_can_settle_an_order_one_seed_inverts() -> None:
@@ -99,6 +106,14 @@ def test_the_mean_of_two_seeds_can_settle_an_order_one_seed_inverts() -> None:
     assert m["zero_cost_tau_latency"] == pytest.approx(1.0)
     assert m["zero_cost_tau_params"] == pytest.approx(2 / 6)
     assert m["zero_cost_tau_macs"] is None
+    # inside branch count 1 (archs 0 and 3) the inherited order and both seeds agree; the
+    # others are alone in theirs; the branch counts' means 0.36, 0.33, 0.34 as a proxy
+    assert m["kendall_tau_seed_mean_by_branches"] == {"1": 1.0, "2": None, "3": None}
+    assert m["kendall_tau_seed_mean_within_branches"] == 1.0
+    assert m["seed_tau_within_branches"] == 1.0
+    means = [0.21, 0.33, 0.34, 0.51]
+    branch_order = kendalltau([0.36, 0.33, 0.34, 0.36], means).statistic
+    assert m["kendall_tau_branch_order"] == pytest.approx(branch_order)
     older = [{k: v for k, v in r.items() if k not in ("params", "macs")} for r in ROWS[:4] + second]
     m = ranking_metrics(older, seed=0, repeat_seed=7, band=0.1)  # a ranking.csv without them
     assert m["zero_cost_tau_params"] is None and m["zero_cost_tau_latency"] == pytest.approx(1.0)
