@@ -40,6 +40,7 @@ from hyctas.train.supernet import inherited_miou, load_supernet, search_frames
 
 KEYS = (
     "kendall_tau",
+    "kendall_tau_within_branches",
     "spearman_rho",
     "kendall_tau_seed_mean",
     "kendall_tau_seed_mean_se",
@@ -90,13 +91,12 @@ def scored(reference: pd.DataFrame, checkpoint: Path, params: dict, lists: Path)
 def gaps(reference: pd.DataFrame, scorings: dict[str, pd.DataFrame]) -> dict[str, dict]:
     """Each scoring's `tau_gap` to the first one and to the parameter count, by name.
 
-    Against the two seeds' mean over the architectures that have both (none: no gaps).
+    Against the two seeds' mean over the architectures that have both; against the one seed
+    over all of them where the reference has one.
     `gap_to_first` is None for the first scoring itself; `gap_to_params` is None where the
     reference has no `params` column (a ranking.csv from before it).
     """
     seeds = list(dict.fromkeys(reference["seed"]))
-    if len(seeds) < 2:
-        return {}
     by_seed = reference.pivot_table(index="arch_id", columns="seed", values="standalone_miou")
     mean = by_seed[seeds[:2]].dropna().mean(axis=1)
     arch = reference.drop_duplicates("arch_id").set_index("arch_id")
@@ -198,9 +198,10 @@ def main() -> None:
         cells = "".join(f"{_f(metrics[k]):>{widths[k]}}" for k in KEYS)
         print(f"{name:22}{cells}{band:>22}")
     first_name = next(iter(results))
+    reference_name = "the mean of two seeds" if first["repeats"] else "the one seed"
     for name, gap in tau_gaps.items():
         print(
-            f"{name}: tau gap (against the mean of two, paired bootstrap) to {first_name} "
+            f"{name}: tau gap (against {reference_name}, paired bootstrap) to {first_name} "
             f"{_gap(gap['gap_to_first'])}, to the parameter count {_gap(gap['gap_to_params'])}"
         )
 

@@ -472,11 +472,13 @@ def _within_branches(metrics: dict) -> list[str]:
         f"{k}: {_fmt(v)}" for k, v in sorted(metrics["kendall_tau_seed_mean_by_branches"].items())
     )
     return [
-        "- inside a branch count, where a pick competes with its latency band (Kendall tau "
-        f"against the same mean, pair-weighted): supernet "
-        f"{_fmt(metrics['kendall_tau_seed_mean_within_branches'])} ({by}), the two seeds "
-        f"{_fmt(metrics['seed_tau_within_branches'])}; ordering the branch counts alone as that "
-        f"mean does would reach {_fmt(metrics['kendall_tau_branch_order'])} overall"
+        "- inside a branch count, where a pick competes with its latency band (Kendall tau, "
+        "pair-weighted over the counts): supernet "
+        f"{_fmt(metrics['kendall_tau_within_branches'])} against the first seed, "
+        f"{_fmt(metrics['kendall_tau_seed_mean_within_branches'])} ({by}) against the two "
+        f"seeds' mean; the two seeds {_fmt(metrics['seed_tau_within_branches'])}; ordering the "
+        f"branch counts alone as that mean does would reach "
+        f"{_fmt(metrics['kendall_tau_branch_order'])} overall"
     ]
 
 

@@ -245,19 +245,24 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         "inherited_miou_mean": float(np.mean(inherited)) if inherited else None,
         "standalone_miou_mean": float(np.mean(standalone)) if standalone else None,
         **zero_cost_taus([a for a, _ in paired], mean_of_seeds),
-        **within_branches(paired, mean_of_seeds),
+        **within_branches(first, paired, mean_of_seeds),
     }
 
 
-def within_branches(paired: list[tuple[dict, dict]], mean_of_seeds: np.ndarray) -> dict:
-    """The ranking inside each branch count, over the K (`ranking_metrics`' second seed).
+def within_branches(
+    first: list[dict], paired: list[tuple[dict, dict]], mean_of_seeds: np.ndarray
+) -> dict:
+    """The ranking inside each branch count (`ranking_metrics`' rows of the first seed over
+    the N, and pairs of both seeds over the K).
 
-    `kendall_tau_seed_mean_within_branches` and `_by_branches` ({branch count: tau}): the
-    supernet's tau against the two seeds' mean inside the branch counts, pooled and per
-    count (`tau_within_groups`); `seed_tau_within_branches`: the seeds' own tau there (the
-    reference's agreement with itself where the search's pick competes);
-    `kendall_tau_branch_order`: what a scoring that ordered the branch counts as the
-    reference's means do, and nothing inside them, would reach (`group_order_tau`).
+    `kendall_tau_within_branches`: the supernet's tau against the first seed inside the
+    branch counts over the N, pooled (`tau_within_groups`), as `kendall_tau` is over all of
+    them; `kendall_tau_seed_mean_within_branches` and `_by_branches` ({branch count: tau}):
+    against the two seeds' mean over the K, pooled and per count;
+    `seed_tau_within_branches`: the seeds' own tau there (the reference's agreement with
+    itself where the search's pick competes); `kendall_tau_branch_order`: what a scoring
+    that ordered the branch counts as the two seeds' means do, and nothing inside them,
+    would reach against that mean (`group_order_tau`).
     """
     branches = [a["branches"] for a, _ in paired]
     inherited = [a["inherited_miou"] for a, _ in paired]
@@ -267,7 +272,13 @@ def within_branches(paired: list[tuple[dict, dict]], mean_of_seeds: np.ndarray) 
         [b["standalone_miou"] for _, b in paired],
         branches,
     )
+    one_seed = tau_within_groups(
+        [r["inherited_miou"] for r in first],
+        [r["standalone_miou"] for r in first],
+        [r["branches"] for r in first],
+    )
     return {
+        "kendall_tau_within_branches": one_seed["pooled"],
         "kendall_tau_seed_mean_within_branches": supernet["pooled"],
         "kendall_tau_seed_mean_by_branches": {str(k): v for k, v in supernet["by_group"].items()},
         "seed_tau_within_branches": seeds["pooled"],

@@ -89,7 +89,7 @@ def test_the_ranking_ablations_compare_metrics_rank_check_writes():
         for seed in (0, 1) for i in range(3)
     ]  # fmt: skip
     written = set(ranking_metrics(rows, 0, 1, 0.1)) | {"pool", "standalone_iterations", "seconds"}
-    for name in ("supernet_ablation.yaml", "ranking_size.yaml"):
+    for name in ("supernet_ablation.yaml", "ranking_size.yaml", "ranking_replica.yaml"):
         ablation = Ablation.load(REPO / "scenarios" / name)
         assert set(ablation.compare) <= written, name
 

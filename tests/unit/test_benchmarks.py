@@ -231,7 +231,11 @@ def test_rerank_gaps_are_paired_against_the_two_seeds_mean() -> None:
     assert got["good"]["gap_to_params"]["gap"] == pytest.approx(0.0)  # params order alike
     older = rerank.gaps(reference.drop(columns="params"), {"good": good, "poor": poor})
     assert older["poor"]["gap_to_params"] is None
-    assert rerank.gaps(reference[reference.seed == 0], {"good": good}) == {}
+    # a one-seed reference: the gaps are taken against that seed
+    one = rerank.gaps(reference[reference.seed == 0], {"good": good, "poor": poor})
+    seed0 = [0.10, 0.30, 0.20, 0.40]
+    expected = kendalltau([4, 1, 2, 3], seed0).statistic - kendalltau([1, 2, 3, 4], seed0).statistic
+    assert one["poor"]["gap_to_first"]["gap"] == pytest.approx(expected)
 
 
 def test_rerank_scores_a_supernet_checkpoint_on_the_reference_architectures(

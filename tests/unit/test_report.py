@@ -152,6 +152,7 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
         "kendall_tau_seed_mean_low": 0.3, "kendall_tau_seed_mean_high": 0.7,
         "zero_cost_tau_latency": 0.02, "zero_cost_tau_params": 0.31, "zero_cost_tau_macs": None,
         "kendall_tau_seed_mean_within_branches": -0.1, "seed_tau_within_branches": 0.45,
+        "kendall_tau_within_branches": 0.05,
         "kendall_tau_seed_mean_by_branches": {"2": 0.2, "1": None},
         "kendall_tau_branch_order": 0.58,
     }  # fmt: skip
@@ -170,10 +171,10 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
         "where it ranks better): predicted latency 0.020, parameters 0.310, MACs –" in text_newer
     )
     assert (
-        "- inside a branch count, where a pick competes with its latency band (Kendall tau "
-        "against the same mean, pair-weighted): supernet -0.100 (1: –, 2: 0.200), the two seeds "
-        "0.450; ordering the branch counts alone as that mean does would reach 0.580 overall\n"
-        in text_newer
+        "- inside a branch count, where a pick competes with its latency band (Kendall tau, "
+        "pair-weighted over the counts): supernet 0.050 against the first seed, -0.100 (1: –, "
+        "2: 0.200) against the two seeds' mean; the two seeds 0.450; ordering the branch counts "
+        "alone as that mean does would reach 0.580 overall\n" in text_newer
     )
     assert "inside a branch count" not in text  # metrics from before it
     assert "predicted latency –, parameters –, MACs –" in text  # metrics from before them

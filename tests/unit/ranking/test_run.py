@@ -82,6 +82,8 @@ def test_metrics_of_known_rows() -> None:
     assert alone["kendall_tau_seed_mean_se"] is None
     assert alone["kendall_tau_seed_mean_within_branches"] is None
     assert alone["kendall_tau_branch_order"] is None
+    # over the N, branch count 1 holds archs 0 and 3: inherited 0.1 < 0.4, first seed 0.2 < 0.5
+    assert m["kendall_tau_within_branches"] == pytest.approx(1.0)
     # the K's two architectures are alone in their branch counts: nothing to rank inside
     assert m["kendall_tau_seed_mean_by_branches"] == {"1": None, "2": None}
     assert m["kendall_tau_seed_mean_within_branches"] is None
