@@ -17,6 +17,10 @@ A supernet checkpoint can be ranked directly too (`--supernet NAME=CHECKPOINT`):
 reference's architectures are scored with its inherited weights exactly as `rank_check` does
 (`inherited_miou` on the search split's `search.images` frames, from `--params` and `--lists`).
 
+Above the table, the zero-cost proxies' taus (parameters, MACs, predicted latency, where the
+reference has their columns), over all architectures and inside the branch counts, and what
+ordering the branch counts alone is worth. They and the gaps are taken against the two
+seeds' mean, or against the one seed of a one-seed reference (`rank_check.repeats: 0`).
 Below the table, each scoring's tau gap to the first one and to the parameter count (a
 zero-cost proxy, where the reference has it) against the two seeds' mean, with the paired
 bootstrap spread (`hyctas.ranking.correlation.tau_gap`): on the same architectures, a gap
@@ -32,7 +36,12 @@ import pandas as pd
 
 from hyctas.atomic import write_json
 from hyctas.params import load_params
-from hyctas.ranking.correlation import tau_gap
+from hyctas.ranking.correlation import (
+    group_order_tau,
+    rank_correlations,
+    tau_gap,
+    tau_within_groups,
+)
 from hyctas.ranking.run import ZERO_COST_PROXIES, ranking_metrics
 from hyctas.space.arch import Arch
 from hyctas.train.distributed import resolve_device
@@ -88,17 +97,41 @@ def scored(reference: pd.DataFrame, checkpoint: Path, params: dict, lists: Path)
     return pd.DataFrame({"arch_id": rows["arch_id"], "inherited_miou": [score(a) for a in archs]})
 
 
+def reference_scores(reference: pd.DataFrame) -> pd.Series:
+    """Stand-alone mIoU by arch_id that the gaps and proxies are ranked against: the first
+    two seeds' mean over the architectures that have both, or the one seed's where the
+    reference has one."""
+    seeds = list(dict.fromkeys(reference["seed"]))
+    by_seed = reference.pivot_table(index="arch_id", columns="seed", values="standalone_miou")
+    return by_seed[seeds[:2]].dropna().mean(axis=1)
+
+
+def proxies(reference: pd.DataFrame) -> dict[str, float | None]:
+    """Kendall tau against `reference_scores` of each zero-cost column the reference has
+    (`ZERO_COST_PROXIES`), over all architectures and inside the branch counts
+    (`<name>_within_branches`), and of the branch counts' order alone (`branch_order`,
+    read off the reference itself: `group_order_tau`)."""
+    target = reference_scores(reference)
+    arch = reference.drop_duplicates("arch_id").set_index("arch_id").loc[target.index]
+    out: dict[str, float | None] = {}
+    for name, column in ZERO_COST_PROXIES.items():
+        if column in arch:
+            out[name] = rank_correlations(arch[column], target)["kendall_tau"]
+            within = tau_within_groups(arch[column], target, list(arch["branches"]))
+            out[f"{name}_within_branches"] = within["pooled"]
+    out["branch_order"] = group_order_tau(target, list(arch["branches"]))
+    return out
+
+
 def gaps(reference: pd.DataFrame, scorings: dict[str, pd.DataFrame]) -> dict[str, dict]:
     """Each scoring's `tau_gap` to the first one and to the parameter count, by name.
 
-    Against the two seeds' mean over the architectures that have both; against the one seed
-    over all of them where the reference has one.
+    Against `reference_scores`: the two seeds' mean over the architectures that have both,
+    or the one seed over all of them where the reference has one.
     `gap_to_first` is None for the first scoring itself; `gap_to_params` is None where the
     reference has no `params` column (a ranking.csv from before it).
     """
-    seeds = list(dict.fromkeys(reference["seed"]))
-    by_seed = reference.pivot_table(index="arch_id", columns="seed", values="standalone_miou")
-    mean = by_seed[seeds[:2]].dropna().mean(axis=1)
+    mean = reference_scores(reference)
     arch = reference.drop_duplicates("arch_id").set_index("arch_id")
     params = arch["params"].loc[mean.index] if "params" in arch else None
 
@@ -166,7 +199,7 @@ def main() -> None:
     for name, gap in tau_gaps.items():
         results[name].update(gap)
     if args.json:
-        write_json(args.json, results)
+        write_json(args.json, {**results, "zero_cost": proxies(reference)})
     first = next(iter(results.values()))
     print(
         f"reference {args.reference}: N={first['architectures']}, seed tau "
@@ -179,11 +212,18 @@ def main() -> None:
         f"{_f(first['standalone_vs_latency_rho'])}, stand-alone mean "
         f"{first['standalone_miou_mean']:.4f}"
     )
+    reference_name = "the mean of two seeds" if first["repeats"] else "the one seed"
+    zero_cost = proxies(reference)
     print(
-        "zero-cost proxies' Kendall tau against the mean of two: "
-        + ", ".join(f"{k} {_f(first.get(f'zero_cost_tau_{k}'))}" for k in ZERO_COST_PROXIES)
+        f"against {reference_name}, Kendall tau of zero-cost proxies (all / inside the branch "
+        "counts): "
+        + ", ".join(
+            f"{k} {_f(zero_cost[k])} / {_f(zero_cost[f'{k}_within_branches'])}"
+            for k in ZERO_COST_PROXIES
+            if k in zero_cost
+        )
         + f"; the branch counts' order alone (read off the reference) "
-        f"{_f(first['kendall_tau_branch_order'])}, the seeds' tau inside the branch counts "
+        f"{_f(zero_cost['branch_order'])}; the seeds' tau inside the branch counts "
         f"{_f(first['seed_tau_within_branches'])}"
     )
     widths = {k: max(26, len(k) + 2) for k in KEYS}
@@ -198,7 +238,6 @@ def main() -> None:
         cells = "".join(f"{_f(metrics[k]):>{widths[k]}}" for k in KEYS)
         print(f"{name:22}{cells}{band:>22}")
     first_name = next(iter(results))
-    reference_name = "the mean of two seeds" if first["repeats"] else "the one seed"
     for name, gap in tau_gaps.items():
         print(
             f"{name}: tau gap (against {reference_name}, paired bootstrap) to {first_name} "
