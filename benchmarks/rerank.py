@@ -22,7 +22,7 @@ reference has their columns), over all architectures and inside the branch count
 ordering the branch counts alone is worth. They and the gaps are taken against the two
 seeds' mean, or against the one seed of a one-seed reference (`rank_check.repeats: 0`).
 Below the table, each scoring's tau gap to the first one and to the parameter count (a
-zero-cost proxy, where the reference has it) against the two seeds' mean, with the paired
+zero-cost proxy, where the reference has it) against the same reference, with the paired
 bootstrap spread (`hyctas.ranking.correlation.tau_gap`): on the same architectures, a gap
 far below either tau's own standard error can still be told from zero.
 """
@@ -175,7 +175,9 @@ def main() -> None:
     parser.add_argument(
         "--band", type=float, default=0.1, help="latency band of the pair counts (rank_check.band)"
     )
-    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--json", type=Path, help="also write the rows here (scorings, and the zero-cost proxies)"
+    )
     args = parser.parse_args()
     if not args.inherited and not args.supernet:
         parser.error("give --inherited NAME=CSV or --supernet NAME=CHECKPOINT pairs")
@@ -198,8 +200,9 @@ def main() -> None:
     tau_gaps = gaps(reference, scorings)
     for name, gap in tau_gaps.items():
         results[name].update(gap)
+    zero_cost = proxies(reference)
     if args.json:
-        write_json(args.json, {**results, "zero_cost": proxies(reference)})
+        write_json(args.json, {"scorings": results, "zero_cost": zero_cost})
     first = next(iter(results.values()))
     print(
         f"reference {args.reference}: N={first['architectures']}, seed tau "
@@ -213,7 +216,6 @@ def main() -> None:
         f"{first['standalone_miou_mean']:.4f}"
     )
     reference_name = "the mean of two seeds" if first["repeats"] else "the one seed"
-    zero_cost = proxies(reference)
     print(
         f"against {reference_name}, Kendall tau of zero-cost proxies (all / inside the branch "
         "counts): "

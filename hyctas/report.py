@@ -465,19 +465,24 @@ def ranking_section(ranking: dict | None) -> list[str]:
 
 
 def _within_branches(metrics: dict) -> list[str]:
-    """The line on the ranking inside the branch counts; none in metrics from before it."""
+    """The line on the ranking inside the branch counts; none in metrics from before it. The
+    two-seed part only where there are pairs (`rank_check.repeats` > 0)."""
     if "kendall_tau_seed_mean_within_branches" not in metrics:
         return []
+    line = (
+        "- inside a branch count, where a pick competes with its latency band (Kendall tau, "
+        "pair-weighted over the counts): supernet "
+        f"{_fmt(metrics['kendall_tau_within_branches'])} against the first seed"
+    )
+    if metrics["kendall_tau_seed_mean_within_branches"] is None:
+        return [line]
     by = ", ".join(
         f"{k}: {_fmt(v)}" for k, v in sorted(metrics["kendall_tau_seed_mean_by_branches"].items())
     )
     return [
-        "- inside a branch count, where a pick competes with its latency band (Kendall tau, "
-        "pair-weighted over the counts): supernet "
-        f"{_fmt(metrics['kendall_tau_within_branches'])} against the first seed, "
-        f"{_fmt(metrics['kendall_tau_seed_mean_within_branches'])} ({by}) against the two "
-        f"seeds' mean; the two seeds {_fmt(metrics['seed_tau_within_branches'])}; ordering the "
-        f"branch counts alone as that mean does would reach "
+        f"{line}, {_fmt(metrics['kendall_tau_seed_mean_within_branches'])} ({by}) against the "
+        f"two seeds' mean; the two seeds {_fmt(metrics['seed_tau_within_branches'])}; ordering "
+        f"the branch counts alone as that mean does would reach "
         f"{_fmt(metrics['kendall_tau_branch_order'])} overall"
     ]
 

@@ -156,9 +156,10 @@ def tau_within_groups(
 def group_order_tau(y: Sequence[float], groups: Sequence[object]) -> float | None:
     """Kendall tau-b against `y` of a scoring that knows only each group's mean of `y`.
 
-    What ordering the groups perfectly, and nothing inside them, is worth against this
-    reference: read off the reference itself, so an upper mark for such a proxy, not a
-    proxy. None where undefined (one group, or a constant side).
+    What ordering the groups by their means, and nothing inside them, is worth against this
+    reference: read off the reference itself, so a measure of how much of the reference's
+    order lies between the groups, not a proxy. None where undefined (one group, or a
+    constant side).
     """
     y = np.asarray(y, float)
     if len(y) != len(groups):

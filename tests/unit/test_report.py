@@ -177,6 +177,9 @@ def test_the_ranking_section_states_the_correlations_and_one_row_per_architectur
         "alone as that mean does would reach 0.580 overall\n" in text_newer
     )
     assert "inside a branch count" not in text  # metrics from before it
+    one_seed = {**newer, "kendall_tau_seed_mean_within_branches": None}  # rank_check.repeats 0
+    text_one_seed = "\n".join(ranking_section({"metrics": one_seed, "rows": rows}))
+    assert "supernet 0.050 against the first seed\n" in text_one_seed
     assert "predicted latency –, parameters –, MACs –" in text  # metrics from before them
     assert "stand-alone mIoU (seed 0) | stand-alone mIoU (seed 1) |" in text
     assert "| `a` | 1 | 9.0 | 0.100 | 0.200 | 0.210 |" in text
