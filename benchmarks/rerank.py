@@ -19,8 +19,9 @@ reference's architectures are scored with its inherited weights exactly as `rank
 
 Above the table, the zero-cost proxies' taus (parameters, MACs, predicted latency, where the
 reference has their columns), over all architectures and inside the branch counts, and what
-ordering the branch counts alone is worth. They and the gaps are taken against the two
-seeds' mean, or against the one seed of a one-seed reference (`rank_check.repeats: 0`).
+ordering the branch counts alone is worth (`ranking_metrics`' own). They and the gaps are
+taken against the two seeds' mean, or against the one seed of a one-seed reference
+(`rank_check.repeats: 0`).
 Below the table, each scoring's tau gap to the first one and to the parameter count (a
 zero-cost proxy, where the reference has it) against the same reference, with the paired
 bootstrap spread (`hyctas.ranking.correlation.tau_gap`): on the same architectures, a gap
@@ -36,12 +37,7 @@ import pandas as pd
 
 from hyctas.atomic import write_json
 from hyctas.params import load_params
-from hyctas.ranking.correlation import (
-    group_order_tau,
-    rank_correlations,
-    tau_gap,
-    tau_within_groups,
-)
+from hyctas.ranking.correlation import tau_gap
 from hyctas.ranking.run import ZERO_COST_PROXIES, ranking_metrics
 from hyctas.space.arch import Arch
 from hyctas.train.distributed import resolve_device
@@ -106,23 +102,6 @@ def reference_scores(reference: pd.DataFrame) -> pd.Series:
     return by_seed[seeds[:2]].dropna().mean(axis=1)
 
 
-def proxies(reference: pd.DataFrame) -> dict[str, float | None]:
-    """Kendall tau against `reference_scores` of each zero-cost column the reference has
-    (`ZERO_COST_PROXIES`), over all architectures and inside the branch counts
-    (`<name>_within_branches`), and of the branch counts' order alone (`branch_order`,
-    read off the reference itself: `group_order_tau`)."""
-    target = reference_scores(reference)
-    arch = reference.drop_duplicates("arch_id").set_index("arch_id").loc[target.index]
-    out: dict[str, float | None] = {}
-    for name, column in ZERO_COST_PROXIES.items():
-        if column in arch:
-            out[name] = rank_correlations(arch[column], target)["kendall_tau"]
-            within = tau_within_groups(arch[column], target, list(arch["branches"]))
-            out[f"{name}_within_branches"] = within["pooled"]
-    out["branch_order"] = group_order_tau(target, list(arch["branches"]))
-    return out
-
-
 def gaps(reference: pd.DataFrame, scorings: dict[str, pd.DataFrame]) -> dict[str, dict]:
     """Each scoring's `tau_gap` to the first one and to the parameter count, by name.
 
@@ -175,9 +154,7 @@ def main() -> None:
     parser.add_argument(
         "--band", type=float, default=0.1, help="latency band of the pair counts (rank_check.band)"
     )
-    parser.add_argument(
-        "--json", type=Path, help="also write the rows here (scorings, and the zero-cost proxies)"
-    )
+    parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     if not args.inherited and not args.supernet:
         parser.error("give --inherited NAME=CSV or --supernet NAME=CHECKPOINT pairs")
@@ -200,9 +177,8 @@ def main() -> None:
     tau_gaps = gaps(reference, scorings)
     for name, gap in tau_gaps.items():
         results[name].update(gap)
-    zero_cost = proxies(reference)
     if args.json:
-        write_json(args.json, {"scorings": results, "zero_cost": zero_cost})
+        write_json(args.json, results)
     first = next(iter(results.values()))
     print(
         f"reference {args.reference}: N={first['architectures']}, seed tau "
@@ -220,12 +196,12 @@ def main() -> None:
         f"against {reference_name}, Kendall tau of zero-cost proxies (all / inside the branch "
         "counts): "
         + ", ".join(
-            f"{k} {_f(zero_cost[k])} / {_f(zero_cost[f'{k}_within_branches'])}"
+            f"{k} {_f(first[f'zero_cost_tau_{k}'])} / "
+            f"{_f(first[f'zero_cost_tau_{k}_within_branches'])}"
             for k in ZERO_COST_PROXIES
-            if k in zero_cost
         )
         + f"; the branch counts' order alone (read off the reference) "
-        f"{_f(zero_cost['branch_order'])}; the seeds' tau inside the branch counts "
+        f"{_f(first['kendall_tau_branch_order'])}; the seeds' tau inside the branch counts "
         f"{_f(first['seed_tau_within_branches'])}"
     )
     widths = {k: max(26, len(k) + 2) for k in KEYS}

@@ -193,8 +193,10 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
     `*_vs_latency_rho`: Spearman rho of each mIoU against predicted latency (does accuracy grow
     with network size?); `zero_cost_tau_<proxy>`: the Kendall tau of one column of the rows
     (`ZERO_COST_PROXIES`, larger ranked higher) against the two seeds' mean over the K, as
-    `kendall_tau_seed_mean` is for the supernet (None where the rows lack the column: older
-    ranking.csv files); the ranking inside the branch counts (`within_branches`).
+    `kendall_tau_seed_mean` is for the supernet, or against the first seed over the N without
+    repeats (None where the rows lack the column: older ranking.csv files), with the branch
+    counts' order alone (`reference_only`); the ranking inside the branch counts
+    (`within_branches`).
     """
     first = [r for r in rows if r["seed"] == seed]
     second = {r["index"]: r for r in rows if r["seed"] == repeat_seed}
@@ -244,8 +246,30 @@ def ranking_metrics(rows: list[dict], seed: int, repeat_seed: int, band: float) 
         "standalone_vs_latency_rho": rank_correlations(latency, standalone)["spearman_rho"],
         "inherited_miou_mean": float(np.mean(inherited)) if inherited else None,
         "standalone_miou_mean": float(np.mean(standalone)) if standalone else None,
-        **zero_cost_taus([a for a, _ in paired], mean_of_seeds),
         **within_branches(first, paired, mean_of_seeds),
+        **reference_only(first, paired, mean_of_seeds),
+    }
+
+
+def reference_only(
+    first: list[dict], paired: list[tuple[dict, dict]], mean_of_seeds: np.ndarray
+) -> dict[str, float | None]:
+    """Rankings that need no supernet, against the best reference there is: the two seeds'
+    mean over the K, or the first seed over the N where nothing was trained twice
+    (`rank_check.repeats: 0`).
+
+    `zero_cost_tau_<proxy>` and `zero_cost_tau_<proxy>_within_branches` (`zero_cost_taus`),
+    and `kendall_tau_branch_order`: what a scoring that ordered the branch counts by the
+    reference's means, and nothing inside them, would reach (`group_order_tau`).
+    """
+    if paired:
+        rows, reference = [a for a, _ in paired], mean_of_seeds
+    else:
+        rows, reference = first, np.array([r["standalone_miou"] for r in first])
+    branches = [r["branches"] for r in rows]
+    return {
+        **zero_cost_taus(rows, reference),
+        "kendall_tau_branch_order": group_order_tau(reference, branches),
     }
 
 
@@ -260,9 +284,7 @@ def within_branches(
     them; `kendall_tau_seed_mean_within_branches` and `_by_branches` ({branch count: tau}):
     against the two seeds' mean over the K, pooled and per count;
     `seed_tau_within_branches`: the seeds' own tau there (the reference's agreement with
-    itself where the search's pick competes); `kendall_tau_branch_order`: what a scoring
-    that ordered the branch counts as the two seeds' means do, and nothing inside them,
-    would reach against that mean (`group_order_tau`).
+    itself where the search's pick competes).
     """
     branches = [a["branches"] for a, _ in paired]
     inherited = [a["inherited_miou"] for a, _ in paired]
@@ -282,21 +304,25 @@ def within_branches(
         "kendall_tau_seed_mean_within_branches": supernet["pooled"],
         "kendall_tau_seed_mean_by_branches": {str(k): v for k, v in supernet["by_group"].items()},
         "seed_tau_within_branches": seeds["pooled"],
-        "kendall_tau_branch_order": group_order_tau(mean_of_seeds, branches),
     }
 
 
 def zero_cost_taus(rows: list[dict], reference: np.ndarray) -> dict[str, float | None]:
     """`zero_cost_tau_<proxy>`: Kendall tau of each zero-cost proxy of `rows` against
-    `reference` (one value per row); None where a row lacks the proxy's column."""
-    return {
-        f"zero_cost_tau_{name}": (
-            rank_correlations([r[column] for r in rows], reference)["kendall_tau"]
-            if all(column in r for r in rows)
-            else None
+    `reference` (one value per row), and `zero_cost_tau_<proxy>_within_branches` inside the
+    branch counts (`tau_within_groups`, pooled); None where a row lacks the proxy's column."""
+    branches = [r["branches"] for r in rows]
+    out: dict[str, float | None] = {}
+    for name, column in ZERO_COST_PROXIES.items():
+        has = all(column in r for r in rows)
+        values = [r[column] for r in rows] if has else []
+        out[f"zero_cost_tau_{name}"] = (
+            rank_correlations(values, reference)["kendall_tau"] if has else None
         )
-        for name, column in ZERO_COST_PROXIES.items()
-    }
+        out[f"zero_cost_tau_{name}_within_branches"] = (
+            tau_within_groups(values, reference, branches)["pooled"] if has else None
+        )
+    return out
 
 
 def plot_ranking(path: Path, rows: list[dict], metrics: dict, seed: int) -> None:

@@ -271,27 +271,3 @@ def test_rerank_scores_a_supernet_checkpoint_on_the_reference_architectures(
     assert scores["inherited_miou"].between(0, 1).all()
     with pytest.raises(ValueError, match="in the reference"):
         rerank.scored(reference.assign(arch_id=["x", "y"]), checkpoint, params, lists)
-
-
-def test_rerank_proxies_rank_against_the_reference_scores() -> None:
-    import pandas as pd
-
-    rerank = load("rerank")
-    reference = pd.DataFrame(
-        {
-            "arch_id": ["a", "b", "c", "d"],
-            "seed": [0] * 4,
-            "branches": [1, 1, 2, 2],
-            "standalone_miou": [0.10, 0.20, 0.40, 0.30],
-            "params": [1, 2, 3, 4],
-            "macs": [4, 3, 2, 1],
-        }
-    )
-    got = rerank.proxies(reference)
-    # params order the branch counts right and the 1-branch pair, not the 2-branch one
-    assert got["params"] == pytest.approx(4 / 6)
-    assert got["params_within_branches"] == pytest.approx(0.0)  # (+1 and -1, one pair each)
-    assert got["macs"] == pytest.approx(-4 / 6)
-    assert "latency" not in got  # the reference has no predicted latency
-    # the branch counts' means 0.15 and 0.35: the 4 pairs across agree, the 2 inside tied
-    assert got["branch_order"] == pytest.approx(4 / (6 * 4) ** 0.5)

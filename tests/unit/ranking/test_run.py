@@ -81,7 +81,17 @@ def test_metrics_of_known_rows() -> None:
     assert alone["seed_abs_diff_mean"] is None and alone["kendall_tau_seed_mean"] is None
     assert alone["kendall_tau_seed_mean_se"] is None
     assert alone["kendall_tau_seed_mean_within_branches"] is None
-    assert alone["kendall_tau_branch_order"] is None
+    # without repeats, the rankings that need no supernet are against the first seed over N
+    first_seed = [0.20, 0.40, 0.30, 0.50]
+    branch_means = [0.35, 0.40, 0.30, 0.35]  # branch counts 1 2 3 1
+    assert alone["kendall_tau_branch_order"] == pytest.approx(
+        kendalltau(branch_means, first_seed).statistic
+    )
+    assert alone["zero_cost_tau_params"] == pytest.approx(
+        kendalltau([3, 1, 2, 4], first_seed).statistic
+    )
+    assert alone["zero_cost_tau_params_within_branches"] == 1.0  # archs 0, 3: 3 < 4, 0.2 < 0.5
+    assert alone["zero_cost_tau_macs"] is None  # constant
     # over the N, branch count 1 holds archs 0 and 3: inherited 0.1 < 0.4, first seed 0.2 < 0.5
     assert m["kendall_tau_within_branches"] == pytest.approx(1.0)
     # the K's two architectures are alone in their branch counts: nothing to rank inside
