@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing import Pool
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -27,6 +26,7 @@ from hyctas.atomic import atomic_path
 from hyctas.data.classes import ClassTable
 from hyctas.data.transforms import IMREAD_IMAGE
 from hyctas.errors import DataError
+from hyctas.workers import process_pool
 
 VALUE_MAP_MODES = ("P", "L")  # 8-bit single channel; "P" read as palette indices
 WIDE_MODES = ("I", "I;16", "I;16B", "I;16L")  # accepted when every value is below 256
@@ -192,7 +192,7 @@ def convert_frames(
     bar = tqdm(total=len(frames), desc="trainIds", unit="frame", disable=not progress)
     results: list[FrameResult] = []
     if workers > 1:
-        with Pool(workers) as pool:
+        with process_pool(workers) as pool:
             for result in pool.imap(convert, frames, chunksize=4):
                 results.append(result)
                 bar.update()

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 import time
 from dataclasses import asdict, dataclass, fields
@@ -32,6 +31,7 @@ from tqdm import tqdm
 from hyctas.atomic import atomic_path, write_json
 from hyctas.data.synthetic_render import make_frame
 from hyctas.errors import ConfigError
+from hyctas.workers import process_pool
 
 # Bump when the frames made from one (config, seed) change, so older markers are not trusted.
 GENERATOR_VERSION = 1
@@ -216,7 +216,7 @@ def generate_dataset(
         # The platform's default start method (fork on Linux) works for any caller, with or
         # without a `__main__` guard; one OpenCV thread per worker avoids oversubscription.
         n = min(workers, len(tasks))
-        with multiprocessing.Pool(n, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
+        with process_pool(n, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
             for c in pool.imap_unordered(_write_frame, tasks):
                 counts += c
                 bar.update()
