@@ -213,8 +213,8 @@ def generate_dataset(
             counts += _write_frame(task)
             bar.update()
     else:
-        # The platform's default start method (fork on Linux) works for any caller, with or
-        # without a `__main__` guard; one OpenCV thread per worker avoids oversubscription.
+        # Forked workers (`process_pool`) work for any caller, with or without a `__main__`
+        # guard; one OpenCV thread per worker avoids oversubscription.
         n = min(workers, len(tasks))
         with process_pool(n, initializer=cv2.setNumThreads, initargs=(1,)) as pool:
             for c in pool.imap_unordered(_write_frame, tasks):
